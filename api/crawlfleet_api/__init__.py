@@ -1,0 +1,1 @@
+"""The FastAPI gateway: submit jobs, follow them, read their items."""

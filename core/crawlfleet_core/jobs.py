@@ -1,0 +1,102 @@
+"""The job model: the single source of the API request body, the ScrapeJob CRD's
+spec schema and the worker's input."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from lxml import etree
+from parsel.csstranslator import css2xpath
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic.alias_generators import to_camel
+
+MAX_URL_LENGTH = 2048
+HTTP_URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#]+([/?#]\S*)?$"
+DOMAIN_PATTERN = r"^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$"
+QUEUE_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
+FIELD_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
+
+HttpUrl = Annotated[str, StringConstraints(min_length=8, max_length=MAX_URL_LENGTH, pattern=HTTP_URL_PATTERN)]
+Domain = Annotated[str, StringConstraints(max_length=253, pattern=DOMAIN_PATTERN)]
+Selector = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+
+
+def selector_xpath(selector: str) -> str:
+    """The XPath of an extract selector: `xpath:...`, `css:...`, or bare CSS
+    (a bare selector that starts with `/` or `(` is XPath)."""
+    if selector.startswith("xpath:"):
+        return selector.removeprefix("xpath:")
+    if selector.startswith("css:"):
+        return css2xpath(selector.removeprefix("css:"))
+    if selector.startswith(("/", "(")):
+        return selector
+    return css2xpath(selector)
+
+
+class JobSpec(BaseModel):
+    """What to crawl and what to extract. Field names are camelCase on the wire,
+    the same in the API and in a ScrapeJob's spec."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+
+    start_urls: list[HttpUrl] = Field(
+        min_length=1, max_length=1000, description="Pages the crawl starts from; http or https only."
+    )
+    allowed_domains: list[Domain] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Domains the crawl may follow links into; empty means the start URLs' domains.",
+    )
+    max_pages: int = Field(100, ge=1, le=1_000_000, description="Stop after this many pages.")
+    max_depth: int = Field(3, ge=0, le=100, description="How many links deep to follow from a start URL.")
+    follow_links: bool = Field(True, description="Follow links found on crawled pages.")
+    extract: dict[Annotated[str, StringConstraints(pattern=FIELD_NAME_PATTERN)], Selector] = Field(
+        default_factory=dict,
+        max_length=50,
+        description="Item field name to CSS selector (or `xpath:` XPath); one item per page with its url.",
+    )
+    obey_robots_txt: bool = Field(True, description="Honour each site's robots.txt.")
+    concurrency: int = Field(8, ge=1, le=64, description="Requests in flight at once.")
+    time_limit_seconds: int = Field(
+        3600, ge=1, le=86_400, description="Stop the crawl cleanly after this many seconds."
+    )
+    retries: int = Field(2, ge=0, le=10, description="Retries of a failed page, and of a crashed crawl.")
+    queue: Annotated[str, StringConstraints(max_length=63, pattern=QUEUE_PATTERN)] = Field(
+        "default", description="Worker pool (Celery queue) that runs the job."
+    )
+    priority: int = Field(5, ge=0, le=9, description="0 (lowest) to 9 (highest) within the queue.")
+
+    @field_validator("start_urls")
+    @classmethod
+    def _hosts_present(cls, urls: list[str]) -> list[str]:
+        for url in urls:
+            parts = urlsplit(url)
+            if not parts.hostname:
+                raise ValueError(f"{url!r} has no host")
+            parts.port  # noqa: B018 - raises ValueError on a malformed port
+        return urls
+
+    @field_validator("extract")
+    @classmethod
+    def _selectors_compile(cls, extract: dict[str, str]) -> dict[str, str]:
+        for name, selector in extract.items():
+            if name == "url":
+                raise ValueError("'url' is reserved: every item has the page's url")
+            try:
+                etree.XPath(selector_xpath(selector))
+            except Exception as error:  # cssselect and lxml raise several unrelated types
+                raise ValueError(f"{name}: invalid selector {selector!r}: {error}") from None
+        return extract
+
+    def domains(self) -> list[str]:
+        """The domains the crawl may visit."""
+        if self.allowed_domains:
+            return list(self.allowed_domains)
+        return sorted({urlsplit(url).hostname or "" for url in self.start_urls})
+
+    def celery_priority(self) -> int:
+        """Celery's Redis transport serves priority 0 first; ours counts up."""
+        return 9 - self.priority
+
+

@@ -1,0 +1,27 @@
+"""Redis key names, in one place so that every component reads what another wrote."""
+
+from __future__ import annotations
+
+PREFIX = "crawlfleet"
+
+# Celery's Redis transport keeps one list per priority step of a queue; the
+# highest step (0) is the bare queue name, the others carry this separator.
+PRIORITY_SEPARATOR = "\x06\x16"
+PRIORITY_STEPS = tuple(range(10))
+
+
+def job_record(job_id: str) -> str:
+    return f"{PREFIX}:job:{job_id}"
+
+
+def job_items(job_id: str) -> str:
+    return f"{PREFIX}:items:{job_id}"
+
+
+def idempotency(key: str) -> str:
+    return f"{PREFIX}:idempotency:{key}"
+
+
+def queue_lists(queue: str) -> list[str]:
+    """Every Redis list that holds waiting tasks of `queue`, highest priority first."""
+    return [queue if step == 0 else f"{queue}{PRIORITY_SEPARATOR}{step}" for step in PRIORITY_STEPS]

@@ -1,0 +1,73 @@
+"""Platform settings, read from `CRAWLFLEET_*` environment variables."""
+
+from __future__ import annotations
+
+import ipaddress
+from functools import lru_cache
+from typing import Annotated
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class Settings(BaseSettings):
+    """Every setting has an environment variable `CRAWLFLEET_<NAME>` and a default."""
+
+    model_config = SettingsConfigDict(env_prefix="CRAWLFLEET_", extra="ignore")
+
+    broker_url: str = Field(
+        "redis://127.0.0.1:6379/0", description="Celery broker: Redis database holding the queues."
+    )
+    result_backend: str = Field(
+        "redis://127.0.0.1:6379/1", description="Celery result backend: Redis database holding task states."
+    )
+    job_store_url: str = Field(
+        "redis://127.0.0.1:6379/2",
+        description="Redis database holding job records, items streams and idempotency keys.",
+    )
+    result_ttl_seconds: int = Field(
+        7 * 24 * 3600, ge=60, description="How long job states, records and items are kept after submission."
+    )
+    soft_time_limit_seconds: int = Field(
+        3600, ge=1, description="Longest a crawl may run before it is asked to stop (Celery soft time limit)."
+    )
+    hard_time_limit_seconds: int = Field(
+        3900, ge=1, description="Longest a crawl may run before its process is killed (Celery hard time limit)."
+    )
+    visibility_timeout_seconds: int = Field(
+        4200,
+        ge=1,
+        description="Seconds before an unacknowledged task is redelivered; longer than the hard time limit.",
+    )
+    items_max_per_job: int = Field(
+        100_000, ge=1, description="Most items kept per job; older ones are trimmed from its stream."
+    )
+    allowed_networks: Annotated[list[Network], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated CIDRs that crawls may reach although private, loopback or link-local.",
+    )
+    default_queue: str = Field("default", description="Queue (worker pool) of jobs that name none.")
+
+    @model_validator(mode="after")
+    def _limits_ordered(self) -> Settings:
+        if not self.soft_time_limit_seconds < self.hard_time_limit_seconds < self.visibility_timeout_seconds:
+            raise ValueError(
+                "need CRAWLFLEET_SOFT_TIME_LIMIT_SECONDS < CRAWLFLEET_HARD_TIME_LIMIT_SECONDS"
+                " < CRAWLFLEET_VISIBILITY_TIMEOUT_SECONDS, or a running job could be redelivered"
+            )
+        return self
+
+    @field_validator("allowed_networks", mode="before")
+    @classmethod
+    def _split_networks(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process's settings; tests and entry points may clear the cache after changing the environment."""
+    return Settings()

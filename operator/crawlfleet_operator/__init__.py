@@ -1,0 +1,1 @@
+"""The kopf operator: reconciles ScrapeJobs and scales worker pools."""

@@ -1,0 +1,91 @@
+"""A small generated website served on loopback for crawls to fetch.
+
+`/page/<i>` for i in [0, size): a binary tree (page i links to 2i+1 and 2i+2), so
+page i sits at depth floor(log2(i+1)). Every page has a title and a price to
+extract, a link off-site, and page 0 links into `/private/`, which robots.txt
+disallows. `/slow/<i>` answers after `slow_delay` seconds and links on forever,
+for crawls that must still be running when a test acts on them."""
+
+from __future__ import annotations
+
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from tests.harness.ports import free_port
+
+
+class Website:
+    def __init__(self, size: int = 15, slow_delay: float = 0.5) -> None:
+        self.size = size
+        self.slow_delay = slow_delay
+        self.requests: list[tuple[float, str]] = []
+        self.port = free_port()
+        site = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                site.requests.append((time.time(), self.path))
+                status, body = site.render(self.path)
+                data = body.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "text/plain" if self.path == "/robots.txt" else "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    @staticmethod
+    def depth(index: int) -> int:
+        return (index + 1).bit_length() - 1
+
+    def pages_within_depth(self, depth: int) -> int:
+        return sum(1 for i in range(self.size) if self.depth(i) <= depth)
+
+    def paths_requested(self) -> list[str]:
+        return [path for _, path in self.requests]
+
+    def render(self, path: str) -> tuple[int, str]:
+        if path == "/robots.txt":
+            return 200, "User-agent: *\nDisallow: /private/\n"
+        if path.startswith("/page/"):
+            index = int(path.removeprefix("/page/"))
+            if not 0 <= index < self.size:
+                return 404, "not found"
+            children = [c for c in (2 * index + 1, 2 * index + 2) if c < self.size]
+            links = "".join(f'<a href="/page/{c}">child {c}</a>' for c in children)
+            if index == 0:
+                links += '<a href="/private/secret">secret</a>'
+            return 200, (
+                f"<html><head><title>Page {index}</title></head><body>"
+                f'<h1 class="title">Page {index}</h1><span class="price">{index * 10}</span>'
+                f'{links}<a href="http://offsite.invalid/">elsewhere</a></body></html>'
+            )
+        if path.startswith("/slow/"):
+            index = int(path.removeprefix("/slow/"))
+            time.sleep(self.slow_delay)
+            return 200, (
+                f'<html><body><h1 class="title">Slow {index}</h1>'
+                f'<a href="/slow/{index + 1}">next</a></body></html>'
+            )
+        if path.startswith("/private/"):
+            return 200, "<html><body><h1 class='title'>Private</h1></body></html>"
+        return 404, "not found"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
