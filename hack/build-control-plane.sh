@@ -50,13 +50,21 @@ build_kubernetes() {
   done
 }
 
-build_go_tool() {  # name module-path version destination
-  local name=$1 pkg=$2 version=$3 dest=$4
+build_go_tool() {  # name main-package version destination
+  # Built inside a wrapper module too: etcd's server module carries replace
+  # directives, which `go install pkg@version` refuses.
+  local name=$1 pkg=$2 version=$3 dest=$4 work
   [[ -x "$dest" ]] && return
   log "building $name $version"
-  GOBIN="$CACHE/gobin-$name-$version" CGO_ENABLED=0 go install -trimpath -ldflags "-s -w" "$pkg@$version" >&2
-  mv "$CACHE/gobin-$name-$version/$(basename "$pkg")" "$dest"
-  rm -rf "$CACHE/gobin-$name-$version"
+  work=$(mktemp -d)
+  (
+    cd "$work"
+    go mod init "crawlfleet.local/$name" >/dev/null 2>&1
+    go get "$pkg@$version" >&2
+    CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$dest.tmp" "$pkg" >&2
+  )
+  rm -rf "$work"
+  mv "$dest.tmp" "$dest"
 }
 
 if [[ ! -x "$ASSETS/kube-apiserver" || ! -x "$ASSETS/kube-controller-manager" || ! -x "$ASSETS/kubectl" ]]; then

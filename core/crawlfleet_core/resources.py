@@ -1,0 +1,164 @@
+"""The ScrapeJob custom resource: the single source of its CRD schema and of what
+the operator reads from and writes into a ScrapeJob.
+
+Its spec is the job model itself, inherited, plus what only a Kubernetes object
+needs: a cron schedule, suspend and a time to live. Rules the API server must
+check across fields or across an update are CEL rules carried in the JSON
+schema, next to the fields they are about."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from croniter import croniter
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic.alias_generators import to_camel
+
+from crawlfleet_core.jobs import JobSpec
+from crawlfleet_core.records import Progress
+from crawlfleet_core.states import JobState
+from crawlfleet_core.workerpools import Condition
+
+GROUP = "crawlfleet.io"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+
+# Five cron fields or one of the macros; croniter checks the rest, the operator surfaces its verdict.
+CRON_PATTERN = r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|\S+(\s+\S+){4})$"
+# A scheduled run is named `<parent>-<minutes since the epoch>`, and must still be a valid name.
+MAX_SCHEDULED_NAME_LENGTH = 52
+
+
+def _unchanged(fields: list[str]) -> str:
+    """A CEL expression true when none of the spec's `fields` changed in an update."""
+    return " && ".join(f"self.?{name} == oldSelf.?{name}" for name in fields)
+
+
+CRAWL_FIELDS = [field.alias or name for name, field in JobSpec.model_fields.items()]
+
+SPEC_RULES: list[dict[str, str]] = [
+    {
+        "rule": "has(self.schedule) == has(oldSelf.schedule)",
+        "message": "spec.schedule cannot be added to or removed from an existing ScrapeJob; create a new one",
+        "fieldPath": ".schedule",
+    },
+    {
+        "rule": f"has(self.schedule) || ({_unchanged(CRAWL_FIELDS)})",
+        "message": (
+            "the crawl of a ScrapeJob without a schedule is immutable (only spec.suspend and "
+            "spec.ttlSecondsAfterFinished may change); create a new ScrapeJob to crawl differently"
+        ),
+    },
+]
+
+OBJECT_RULES: list[dict[str, str]] = [
+    {
+        "rule": f"!has(self.spec.schedule) || size(self.metadata.name) <= {MAX_SCHEDULED_NAME_LENGTH}",
+        "message": (
+            f"metadata.name of a ScrapeJob with spec.schedule may have at most {MAX_SCHEDULED_NAME_LENGTH} "
+            "characters, so that the names of its runs stay valid"
+        ),
+    },
+    {
+        # The crawl was handed to a worker; suspending now would pretend to pause what cannot be paused.
+        "rule": (
+            "has(self.spec.schedule) || !has(oldSelf.status) || !has(oldSelf.status.jobId) "
+            "|| self.spec.?suspend == oldSelf.spec.?suspend"
+        ),
+        "message": (
+            "spec.suspend cannot change once the job was submitted (status.jobId is set); "
+            "delete the ScrapeJob to cancel its crawl"
+        ),
+    },
+]
+
+
+class ScrapeJobSpec(JobSpec):
+    """A job, and when and for how long Kubernetes should keep running it."""
+
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": SPEC_RULES})  # type: ignore[dict-item]
+
+    schedule: Annotated[str, StringConstraints(max_length=128, pattern=CRON_PATTERN)] | None = Field(
+        None,
+        description=(
+            "Cron schedule in UTC (five fields or a macro such as @hourly); each tick creates a run, a child "
+            "ScrapeJob without a schedule. Without it the ScrapeJob is one run, submitted at once."
+        ),
+    )
+    suspend: bool = Field(
+        False,
+        description=(
+            "Hold a ScrapeJob without a schedule unsubmitted, or stop a schedule from creating runs. "
+            "Cannot change once the job was submitted."
+        ),
+    )
+    ttl_seconds_after_finished: int | None = Field(
+        None,
+        ge=0,
+        le=31_536_000,
+        description="Delete the ScrapeJob this many seconds after its job finished; unset keeps it.",
+    )
+    history_limit: int = Field(
+        3, ge=0, le=100, description="Finished runs of a schedule to keep; older ones are deleted."
+    )
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule_parses(cls, schedule: str | None) -> str | None:
+        if schedule is not None and not croniter.is_valid(schedule):
+            raise ValueError(f"{schedule!r} is not a valid cron schedule")
+        return schedule
+
+    def job_spec(self) -> JobSpec:
+        """The job each run submits: the spec without the Kubernetes-only fields."""
+        return JobSpec.model_validate({name: getattr(self, name) for name in JobSpec.model_fields})
+
+    def run_spec(self) -> dict[str, Any]:
+        """The spec of a run created by this schedule, as written into the run's object."""
+        return self.model_dump(mode="json", by_alias=True, exclude={"schedule"}, exclude_none=True) | {
+            "suspend": False
+        }
+
+
+class ScrapeJobPhase(StrEnum):
+    PENDING = "Pending"
+    QUEUED = "Queued"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    CANCELLED = "Cancelled"
+    SCHEDULED = "Scheduled"
+
+    @property
+    def finished(self) -> bool:
+        return self in (ScrapeJobPhase.SUCCEEDED, ScrapeJobPhase.FAILED, ScrapeJobPhase.CANCELLED)
+
+
+class ScrapeJobStatus(BaseModel):
+    """What the operator observed of the job; `kubectl get sj` shows its phase and progress."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    phase: ScrapeJobPhase | None = Field(
+        None,
+        description=(
+            "Pending (not submitted), Queued, Running, Succeeded, Failed, Cancelled; Scheduled for a ScrapeJob "
+            "with a schedule, whose runs carry their own phase."
+        ),
+    )
+    job_id: Annotated[str, StringConstraints(max_length=64)] | None = Field(
+        None, description="The job's id in the API, Flower and `celery inspect`: the object's uid."
+    )
+    celery_state: JobState | None = Field(None, description="The job's Celery state as last observed.")
+    progress: Progress | None = Field(None, description="Counts of the crawl as last observed.")
+    started_at: datetime | None = Field(None, description="When a worker started the crawl.")
+    finished_at: datetime | None = Field(None, description="When the job finished, failed or was cancelled.")
+    last_schedule_time: datetime | None = Field(None, description="When the schedule last created a run.")
+    observed_generation: int | None = Field(
+        None, ge=0, description="The metadata.generation this status was computed from."
+    )
+    conditions: list[Condition] = Field(
+        default_factory=list, max_length=16, description="Latest observations of the job's state."
+    )

@@ -1,0 +1,93 @@
+"""The worker reports how many tasks it holds, so the autoscaler removes idle pods
+before busy ones.
+
+The broker's unacked bookkeeping says how many tasks a queue has in flight but not
+which worker holds them, and `celery inspect` costs a broadcast round trip to every
+worker. Instead each worker's main process writes one small key,
+`queues.worker_activity_key(pod)` = the number of tasks it has reserved (prefetched
+or running), with a TTL: every `ACTIVITY_REPORT_SECONDS`, and at once when it
+receives a task, so a pod turns busy in the report without delay and turns idle at
+most one report late (the safe direction). A worker that hangs or dies stops
+refreshing the key and its report expires.
+
+The pod is named by `CRAWLFLEET_POD_NAME` (the chart sets it from the downward API)
+or else by the host name, which Kubernetes sets to the pod's name."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from typing import Any
+
+import redis
+from celery.signals import task_received, worker_ready, worker_shutdown
+from celery.worker import state
+
+from crawlfleet_core.queues import ACTIVITY_REPORT_SECONDS, ACTIVITY_TTL_SECONDS, worker_activity_key
+
+log = logging.getLogger(__name__)
+
+
+class ActivityReporter:
+    """Writes this worker's held-task count until stopped."""
+
+    def __init__(self, broker_url: str, pod: str) -> None:
+        self.client = redis.Redis.from_url(broker_url, socket_timeout=2, socket_connect_timeout=2)
+        self.key = worker_activity_key(pod)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="crawlfleet-activity", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def report(self) -> None:
+        """One write; a broker outage must not disturb the tasks, so errors are logged only."""
+        try:
+            self.client.set(self.key, len(state.reserved_requests), ex=ACTIVITY_TTL_SECONDS)
+        except (redis.RedisError, OSError) as error:
+            log.warning("cannot report worker activity: %s", error)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=ACTIVITY_REPORT_SECONDS * 2)
+        try:
+            self.client.delete(self.key)
+        except (redis.RedisError, OSError) as error:
+            log.warning("cannot clear worker activity: %s", error)
+        self.client.close()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.report()
+            self._stop.wait(ACTIVITY_REPORT_SECONDS)
+
+
+_reporter: ActivityReporter | None = None
+
+
+def pod_name() -> str:
+    return os.environ.get("CRAWLFLEET_POD_NAME") or socket.gethostname()
+
+
+@worker_ready.connect
+def _start_reporting(sender: Any, **_: Any) -> None:
+    global _reporter  # noqa: PLW0603 - one reporter per worker process, started by Celery's signal
+    _reporter = ActivityReporter(sender.app.conf.broker_url, pod_name())
+    _reporter.start()
+
+
+@task_received.connect
+def _report_at_once(**_: Any) -> None:
+    # Fires in the worker's main process after the request joined `reserved_requests`.
+    if _reporter is not None:
+        _reporter.report()
+
+
+@worker_shutdown.connect
+def _stop_reporting(**_: Any) -> None:
+    global _reporter  # noqa: PLW0603
+    if _reporter is not None:
+        _reporter.stop()
+        _reporter = None

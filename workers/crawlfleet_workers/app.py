@@ -1,0 +1,15 @@
+"""The worker's Celery application: `celery -A crawlfleet_workers.app worker`.
+
+Importing the tasks here also imports Scrapy in the worker's main process, before
+the prefork pool forks, so every crawl starts from a warm interpreter."""
+
+from __future__ import annotations
+
+from crawlfleet_core.celery_app import create_celery_app
+from crawlfleet_core.settings import get_settings
+
+app = create_celery_app(get_settings())
+
+from crawlfleet_workers import bookkeeping, tasks  # noqa: E402  (registers on `app`)
+
+__all__ = ["app", "bookkeeping", "tasks"]

@@ -1,0 +1,37 @@
+"""Stamp job records from Celery's worker signals.
+
+RECEIVED exists only as a worker event in Celery, never in the result backend,
+so the worker writes it into the job record where the API can read it."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from celery import signals
+from celery.worker.request import Request
+
+from crawlfleet_core.records import JobStore
+from crawlfleet_core.settings import get_settings
+
+
+@cache
+def job_store() -> JobStore:
+    settings = get_settings()
+    return JobStore.from_url(settings.job_store_url, settings.result_ttl_seconds, settings.items_max_per_job)
+
+
+@signals.task_received.connect
+def _received(request: Request, **_: Any) -> None:
+    job_store().mark(request.id, "received_at")
+
+
+@signals.task_prerun.connect
+def _started(task_id: str, **_: Any) -> None:
+    job_store().mark(task_id, "started_at")
+
+
+@signals.task_postrun.connect
+def _finished(task_id: str, state: str | None = None, **_: Any) -> None:
+    if state in ("SUCCESS", "FAILURE", "REVOKED"):
+        job_store().mark(task_id, "finished_at")

@@ -1,0 +1,66 @@
+"""The tasks a worker runs: `crawlfleet.crawl` and the example `crawlfleet.sleep`."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from celery import Task, states
+from celery.exceptions import Ignore
+
+from crawlfleet_core import keys
+from crawlfleet_core.celery_app import CRAWL_TASK, SLEEP_TASK
+from crawlfleet_core.failures import CrawlCrashedError, CrawlFailedError, CrawlTimedOutError
+from crawlfleet_core.jobs import JobSpec
+from crawlfleet_core.records import Progress
+from crawlfleet_core.settings import get_settings
+from crawlfleet_workers.app import app
+from crawlfleet_workers.bookkeeping import job_store
+from crawlfleet_workers.crawling import run_crawl
+
+RETRY_BACKOFF_SECONDS = 2
+
+
+@app.task(name=CRAWL_TASK, bind=True)  # type: ignore[untyped-decorator]
+def crawl(self: Task, spec_json: dict[str, Any]) -> dict[str, Any]:
+    """Run the job's crawl; the return value is the job's result."""
+    job_id = self.request.id
+    spec = JobSpec.model_validate(spec_json)
+    store = job_store()
+    record = store.get(job_id)
+    if record is not None and record.revoked_at is not None:
+        # Cancelled while queued, possibly before this worker existed to hear the revoke.
+        self.update_state(state=states.REVOKED)
+        raise Ignore()
+    # A redelivered or retried job crawls again from the start; drop the items
+    # of the attempt that did not finish so none is counted twice.
+    store.client.delete(keys.job_items(job_id))
+
+    def report(progress: Progress) -> None:
+        store.set_progress(job_id, progress)
+        self.update_state(state="PROGRESS", meta=progress.model_dump())
+
+    outcome = run_crawl(job_id, spec, get_settings(), report)
+    if outcome.stats is None:
+        if outcome.timed_out:
+            raise CrawlTimedOutError(f"the crawl outlived its time limit and was stopped ({outcome.exit_description})")
+        reason = outcome.error or f"the crawl process {outcome.exit_description}"
+        raise self.retry(
+            exc=CrawlCrashedError(reason),
+            countdown=RETRY_BACKOFF_SECONDS * 2**self.request.retries,
+            max_retries=spec.retries,
+        )
+    stats = outcome.stats
+    if stats["pages"] == 0 and stats["errors"] > 0:
+        raise CrawlFailedError(stats["first_error"] or "every request failed")
+    return stats
+
+
+@app.task(name=SLEEP_TASK, bind=True)  # type: ignore[untyped-decorator]
+def sleep(self: Task, seconds: int = 10) -> dict[str, Any]:
+    """The example task: sleeps, reporting PROGRESS each second, to watch states without a network."""
+    for elapsed in range(seconds):
+        self.update_state(state="PROGRESS", meta={"elapsed": elapsed, "seconds": seconds,
+                                                  "percent": round(100 * elapsed / seconds, 1)})
+        time.sleep(1)
+    return {"slept": seconds}
