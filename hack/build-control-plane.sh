@@ -50,10 +50,10 @@ build_kubernetes() {
   done
 }
 
-build_go_tool() {  # name main-package version destination
+build_go_tool() {  # name main-package version destination [extra ldflags]
   # Built inside a wrapper module too: etcd's server module carries replace
   # directives, which `go install pkg@version` refuses.
-  local name=$1 pkg=$2 version=$3 dest=$4 work
+  local name=$1 pkg=$2 version=$3 dest=$4 ldflags="-s -w ${5:-}" work
   [[ -x "$dest" ]] && return
   log "building $name $version"
   work=$(mktemp -d)
@@ -61,7 +61,7 @@ build_go_tool() {  # name main-package version destination
     cd "$work"
     go mod init "crawlfleet.local/$name" >/dev/null 2>&1
     go get "$pkg@$version" >&2
-    CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$dest.tmp" "$pkg" >&2
+    CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$dest.tmp" "$pkg" >&2
   )
   rm -rf "$work"
   mv "$dest.tmp" "$dest"
@@ -71,6 +71,8 @@ if [[ ! -x "$ASSETS/kube-apiserver" || ! -x "$ASSETS/kube-controller-manager" ||
   (build_kubernetes)
 fi
 build_go_tool etcd go.etcd.io/etcd/server/v3 "v$ETCD_VERSION" "$ASSETS/etcd"
-build_go_tool helm helm.sh/helm/v4/cmd/helm "v$HELM_VERSION" "$BIN/helm"
+build_go_tool helm helm.sh/helm/v4/cmd/helm "v$HELM_VERSION" "$BIN/helm-$HELM_VERSION" \
+  "-X helm.sh/helm/v4/internal/version.version=v$HELM_VERSION"
+ln -sf "$BIN/helm-$HELM_VERSION" "$BIN/helm"
 ln -sf "$BIN/helm" "$ASSETS/helm"
 echo "$ASSETS"

@@ -40,6 +40,10 @@ def create_celery_app(settings: Settings) -> Celery:
         broker_connection_retry_on_startup=True,
         broker_transport_options={
             "visibility_timeout": settings.visibility_timeout_seconds,
+            # Sweep for tasks whose worker died every few seconds (one ZRANGE),
+            # rather than kombu's default of about every 100 s.
+            "unacked_restore_interval": min(10, max(1, settings.visibility_timeout_seconds // 4)),
+            "unacked_restore_throttle": 1,
             "queue_order_strategy": "priority",
             "priority_steps": list(PRIORITY_STEPS),
             "sep": PRIORITY_SEPARATOR,

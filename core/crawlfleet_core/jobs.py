@@ -98,5 +98,3 @@ class JobSpec(BaseModel):
     def celery_priority(self) -> int:
         """Celery's Redis transport serves priority 0 first; ours counts up."""
         return 9 - self.priority
-
-

@@ -19,14 +19,15 @@ Work is what is waiting plus what workers have taken:
 
 Every queue Celery creates (`task_create_missing_queues`) is bound with routing key
 equal to the queue's name, and our queue names can hold no quote, so an entry
-belongs to the queue when its JSON ends with `"<queue>"]`. The script compares that
-fixed-length tail instead of decoding the message, so measuring costs Redis one
-`LLEN` per priority step and one string compare per in-flight task, and the
-operator one round trip per pool per poll, whatever the queue length.
+belongs to the queue whose name is the last string of its JSON (`..., "<queue>"]`).
+The script reads only that tail instead of decoding the message, so measuring costs
+Redis one `LLEN` per priority step and one short match per in-flight task, and the
+operator at most one round trip per pool per poll, whatever the queue length.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -34,7 +35,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from crawlfleet_core.keys import PREFIX, queue_lists
+from crawlfleet_core.keys import PREFIX, PRIORITY_STEPS, queue_lists
 
 # kombu.transport.redis.Channel.unacked_key / unacked_index_key: our Celery app sets no
 # other names and no global key prefix.
@@ -45,27 +46,48 @@ UNACKED_KEY = "unacked"
 ACTIVITY_REPORT_SECONDS = 2.0
 ACTIVITY_TTL_SECONDS = 7
 
+# KEYS: the unacked hash, then each queue's priority lists in `keys.queue_lists` order.
+# ARGV: the number of lists per queue, then the queue names. Returns waiting and in
+# flight of each queue in turn. The routing key is read from the last 80 characters
+# of each entry, so a large task body is never decoded or scanned.
 _MEASURE_SCRIPT = """
-local waiting = 0
-for i = 1, #KEYS - 1 do
-    waiting = waiting + redis.call('LLEN', KEYS[i])
+local lists = tonumber(ARGV[1])
+local counts, slot_of = {}, {}
+for q = 2, #ARGV do
+    local waiting = 0
+    for l = 1, lists do
+        waiting = waiting + redis.call('LLEN', KEYS[1 + (q - 2) * lists + l])
+    end
+    counts[2 * q - 3], counts[2 * q - 2] = waiting, 0
+    slot_of[ARGV[q]] = 2 * q - 2
 end
-local tail = ARGV[1]
-local n = #tail
-local in_flight = 0
-local entries = redis.call('HVALS', KEYS[#KEYS])
+local entries = redis.call('HVALS', KEYS[1])
 for i = 1, #entries do
-    if string.sub(entries[i], -n) == tail then
-        in_flight = in_flight + 1
+    local routing_key = string.match(string.sub(entries[i], -80), '"([^"]*)"%]$')
+    local slot = routing_key and slot_of[routing_key]
+    if slot then
+        counts[slot] = counts[slot] + 1
     end
 end
-return {waiting, in_flight}
+return counts
 """
 
 
 def worker_activity_key(pod: str) -> str:
     """Where the worker running in `pod` reports how many tasks it holds."""
     return f"{PREFIX}:worker:{pod}:held"
+
+
+def _settle(pending: dict[str, asyncio.Future[QueueDepth]], done: asyncio.Future[dict[str, QueueDepth]]) -> None:
+    for queue, future in pending.items():
+        if future.done():
+            continue
+        if done.cancelled():
+            future.cancel()
+        elif (error := done.exception()) is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(done.result()[queue])
 
 
 @dataclass(frozen=True)
@@ -83,29 +105,62 @@ class QueueDepth:
 def broker_client(url: str, timeout_seconds: float = 2.0) -> aioredis.Redis:
     """A client that fails fast: an autoscaler must notice an unreachable broker
     within one poll, not retry for tens of seconds while a fleet goes unmanaged."""
-    return aioredis.Redis.from_url(
+    client: aioredis.Redis = aioredis.Redis.from_url(
         url,
         socket_timeout=timeout_seconds,
         socket_connect_timeout=timeout_seconds,
         retry=Retry(NoBackoff(), 1),
         decode_responses=True,
     )
+    return client
 
 
 class QueueGauge:
     """Measures queues on one broker. One instance serves every pool of the
-    operator, so they share the connection pool and the loaded script."""
+    operator, so they share the connection pool and the loaded script.
+
+    Requests that arrive within `BATCH_SECONDS` of each other are measured by one
+    script call: pools that poll on the same beat (the operator aligns them to the
+    wall clock) cost Redis one round trip and one pass over the unacked hash per
+    beat, not one per pool."""
+
+    BATCH_SECONDS = 0.005
 
     def __init__(self, client: aioredis.Redis) -> None:
         self.client = client
         self._measure = client.register_script(_MEASURE_SCRIPT)
+        self._pending: dict[str, asyncio.Future[QueueDepth]] | None = None
+        # Strong references, or a flush task could be garbage-collected mid-flight.
+        self._flushing: set[asyncio.Future[dict[str, QueueDepth]]] = set()
 
     async def depth(self, queue: str) -> QueueDepth:
-        """Waiting and in-flight tasks of `queue`, atomically, in one round trip.
+        """Waiting and in-flight tasks of `queue`, atomically.
 
         Raises `redis.RedisError` (or `OSError`) when the broker cannot answer."""
-        waiting, in_flight = await self._measure(keys=[*queue_lists(queue), UNACKED_KEY], args=[f'"{queue}"]'])
-        return QueueDepth(waiting=int(waiting), in_flight=int(in_flight))
+        if self._pending is None:
+            self._pending = {}
+            asyncio.get_running_loop().call_later(self.BATCH_SECONDS, self._flush)
+        future = self._pending.get(queue)
+        if future is None:
+            future = self._pending[queue] = asyncio.get_running_loop().create_future()
+        # Shielded: a pool cancelled while waiting must not cancel another pool's answer.
+        return await asyncio.shield(future)
+
+    def _flush(self) -> None:
+        pending, self._pending = self._pending or {}, None
+        task = asyncio.ensure_future(self.depths(list(pending)))
+        task.add_done_callback(lambda done: _settle(pending, done))
+        self._flushing.add(task)
+        task.add_done_callback(self._flushing.discard)
+
+    async def depths(self, queues: Sequence[str]) -> dict[str, QueueDepth]:
+        """Waiting and in-flight tasks of each of `queues`, atomically, in one round trip."""
+        lists = [name for queue in queues for name in queue_lists(queue)]
+        counts = await self._measure(keys=[UNACKED_KEY, *lists], args=[len(PRIORITY_STEPS), *queues])
+        return {
+            queue: QueueDepth(waiting=int(counts[2 * i]), in_flight=int(counts[2 * i + 1]))
+            for i, queue in enumerate(queues)
+        }
 
     async def held_tasks(self, pods: Sequence[str]) -> Mapping[str, int]:
         """Tasks each pod's worker reported holding; a pod with no fresh report

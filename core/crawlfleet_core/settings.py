@@ -17,9 +17,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="CRAWLFLEET_", extra="ignore")
 
-    broker_url: str = Field(
-        "redis://127.0.0.1:6379/0", description="Celery broker: Redis database holding the queues."
-    )
+    broker_url: str = Field("redis://127.0.0.1:6379/0", description="Celery broker: Redis database holding the queues.")
     result_backend: str = Field(
         "redis://127.0.0.1:6379/1", description="Celery result backend: Redis database holding task states."
     )

@@ -89,7 +89,7 @@ class JobService:
         record = self.store.get(job_id)
         if record is None:
             return None
-        result = AsyncResult(job_id, app=self.app)
+        result: AsyncResult[Any] = AsyncResult(job_id, app=self.app)
         state = JobState(result.state) if result.state in JobState.__members__ else JobState.PENDING
         if not state.finished and record.revoked_at is not None:
             state = JobState.REVOKED
@@ -110,6 +110,11 @@ class JobService:
                 errors=outcome.get("errors", progress.errors),
                 percent=100.0,
             )
+        finished_at = record.finished_at or (record.revoked_at if state is JobState.REVOKED else None)
+        if finished_at is None and state.finished:
+            # The worker stamps the record just after the backend records the end,
+            # so a reader in between sees a finished job without a finish time.
+            finished_at = result.date_done
         return JobStatus(
             id=job_id,
             state=state,
@@ -120,7 +125,7 @@ class JobService:
             submitted_at=record.submitted_at,
             received_at=record.received_at,
             started_at=record.started_at,
-            finished_at=record.finished_at or (record.revoked_at if state is JobState.REVOKED else None),
+            finished_at=finished_at,
         )
 
     def cancel(self, job_id: str) -> JobStatus | None:

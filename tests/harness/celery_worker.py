@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -30,8 +31,24 @@ class CeleryWorker:
         self.log_path = log_dir / f"{self.name.split('@')[0]}.log"
         self.log = self.log_path.open("wb")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "crawlfleet_workers.app", "worker", "-Q", queues,
-             "-c", str(concurrency), "-n", self.name, "-l", "INFO", "--without-gossip", "--without-mingle"],
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "crawlfleet_workers.app",
+                "worker",
+                "-Q",
+                queues,
+                "-c",
+                str(concurrency),
+                "-n",
+                self.name,
+                "-l",
+                "INFO",
+                "--without-gossip",
+                "--without-mingle",
+            ],
             env={**os.environ, **env, **(extra_env or {})},
             stdout=self.log,
             stderr=subprocess.STDOUT,
@@ -52,13 +69,9 @@ class CeleryWorker:
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                pass
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         self.process.wait(10)
         self.log.close()

@@ -20,8 +20,21 @@ class RedisServer:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(directory), "--databases", "16"],
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(directory),
+                "--databases",
+                "16",
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
         )

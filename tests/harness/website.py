@@ -4,13 +4,16 @@
 page i sits at depth floor(log2(i+1)). Every page has a title and a price to
 extract, a link off-site, and page 0 links into `/private/`, which robots.txt
 disallows. `/slow/<i>` answers after `slow_delay` seconds and links on forever,
-for crawls that must still be running when a test acts on them."""
+for crawls that must still be running when a test acts on them.
+`/redirect?to=<url>` answers 302 to any URL, for redirects a crawl must refuse."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import unquote
 
 from tests.harness.ports import free_port
 
@@ -28,11 +31,24 @@ class Website:
                 pass
 
             def do_GET(self) -> None:
+                # A crawl that a test stopped hangs up mid-answer; that is expected.
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self.answer()
+
+            def answer(self) -> None:
                 site.requests.append((time.time(), self.path))
+                if self.path.startswith("/redirect?to="):
+                    self.send_response(302)
+                    self.send_header("Location", unquote(self.path.removeprefix("/redirect?to=")))
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 status, body = site.render(self.path)
                 data = body.encode()
                 self.send_response(status)
-                self.send_header("Content-Type", "text/plain" if self.path == "/robots.txt" else "text/html; charset=utf-8")
+                self.send_header(
+                    "Content-Type", "text/plain" if self.path == "/robots.txt" else "text/html; charset=utf-8"
+                )
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
@@ -79,8 +95,7 @@ class Website:
             index = int(path.removeprefix("/slow/"))
             time.sleep(self.slow_delay)
             return 200, (
-                f'<html><body><h1 class="title">Slow {index}</h1>'
-                f'<a href="/slow/{index + 1}">next</a></body></html>'
+                f'<html><body><h1 class="title">Slow {index}</h1><a href="/slow/{index + 1}">next</a></body></html>'
             )
         if path.startswith("/private/"):
             return 200, "<html><body><h1 class='title'>Private</h1></body></html>"

@@ -42,10 +42,13 @@ class ActivityReporter:
     def start(self) -> None:
         self._thread.start()
 
-    def report(self) -> None:
-        """One write; a broker outage must not disturb the tasks, so errors are logged only."""
+    def report(self, arriving: object = None) -> None:
+        """One write; a broker outage must not disturb the tasks, so errors are logged only.
+
+        `arriving` is a request Celery announced but has not yet added to its reserved set."""
+        held = len(state.reserved_requests) + (arriving is not None and arriving not in state.reserved_requests)
         try:
-            self.client.set(self.key, len(state.reserved_requests), ex=ACTIVITY_TTL_SECONDS)
+            self.client.set(self.key, held, ex=ACTIVITY_TTL_SECONDS)
         except (redis.RedisError, OSError) as error:
             log.warning("cannot report worker activity: %s", error)
 
@@ -79,10 +82,10 @@ def _start_reporting(sender: Any, **_: Any) -> None:
 
 
 @task_received.connect
-def _report_at_once(**_: Any) -> None:
-    # Fires in the worker's main process after the request joined `reserved_requests`.
+def _report_at_once(request: Any, **_: Any) -> None:
+    # Fires in the worker's main process just before the request joins `reserved_requests`.
     if _reporter is not None:
-        _reporter.report()
+        _reporter.report(arriving=request)
 
 
 @worker_shutdown.connect

@@ -11,6 +11,7 @@ pipe and writes items straight to the job's Redis stream."""
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import logging
@@ -87,9 +88,7 @@ def describe_exit(status: int) -> str:
     return f"exited with code {os.WEXITSTATUS(status)}"
 
 
-def run_crawl(
-    job_id: str, spec: JobSpec, settings: Settings, on_progress: Callable[[Progress], None]
-) -> CrawlOutcome:
+def run_crawl(job_id: str, spec: JobSpec, settings: Settings, on_progress: Callable[[Progress], None]) -> CrawlOutcome:
     """Crawl in a child process; call `on_progress` as reports arrive; return how it ended."""
     read_fd, write_fd = os.pipe()
     pid = os.fork()
@@ -144,10 +143,8 @@ def _child_main(job_id: str, spec: JobSpec, settings: Settings, write_fd: int) -
         code = 0
     except BaseException:
         traceback.print_exc()
-        try:
+        with contextlib.suppress(OSError):  # the parent may be gone already
             os.write(write_fd, json.dumps({"error": traceback.format_exc(limit=3)}).encode() + b"\n")
-        except OSError:
-            pass
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
@@ -209,6 +206,7 @@ class _Reporter:
                     "error_count": spider.errors,
                     "duration_seconds": round(time.monotonic() - self.started, 3),
                     "first_error": spider.first_error,
+                    "first_skip": spider.first_skip,
                 },
             }
         )

@@ -25,7 +25,7 @@ ALLOWED_NETWORKS_SETTING = "CRAWLFLEET_ALLOWED_NETWORKS"
 BLOCKED_HOSTS: dict[str, str] = {}
 
 
-class BlockedRequestError(IgnoreRequest):  # type: ignore[misc]
+class BlockedRequestError(IgnoreRequest):
     """A request refused because of where it would connect."""
 
 
@@ -78,7 +78,7 @@ class _PublicAddressesOnly:
         self.receiver.resolutionComplete()
 
 
-class PublicAddressResolver(CachingHostnameResolver):  # type: ignore[misc]
+class PublicAddressResolver(CachingHostnameResolver):
     """Scrapy's caching resolver, passing on only the addresses a crawl may reach."""
 
     def __init__(self, reactor: Any, cache_size: int, networks: list[Network]) -> None:

@@ -21,10 +21,10 @@ from crawlfleet_workers.crawling import run_crawl
 RETRY_BACKOFF_SECONDS = 2
 
 
-@app.task(name=CRAWL_TASK, bind=True)  # type: ignore[untyped-decorator]
-def crawl(self: Task, spec_json: dict[str, Any]) -> dict[str, Any]:
+@app.task(name=CRAWL_TASK, bind=True)
+def crawl(self: Task[Any, Any], spec_json: dict[str, Any]) -> dict[str, Any]:
     """Run the job's crawl; the return value is the job's result."""
-    job_id = self.request.id
+    job_id = str(self.request.id)
     spec = JobSpec.model_validate(spec_json)
     store = job_store()
     record = store.get(job_id)
@@ -51,16 +51,22 @@ def crawl(self: Task, spec_json: dict[str, Any]) -> dict[str, Any]:
             max_retries=spec.retries,
         )
     stats = outcome.stats
-    if stats["pages"] == 0 and stats["errors"] > 0:
-        raise CrawlFailedError(stats["first_error"] or "every request failed")
+    if stats["pages"] == 0:
+        raise CrawlFailedError(
+            stats["first_error"]
+            or f"no page was fetched: {stats['first_skip'] or 'nothing to crawl'}"
+            " (robots.txt and allowedDomains can exclude start URLs)"
+        )
     return stats
 
 
-@app.task(name=SLEEP_TASK, bind=True)  # type: ignore[untyped-decorator]
-def sleep(self: Task, seconds: int = 10) -> dict[str, Any]:
+@app.task(name=SLEEP_TASK, bind=True)
+def sleep(self: Task[Any, Any], seconds: int = 10) -> dict[str, Any]:
     """The example task: sleeps, reporting PROGRESS each second, to watch states without a network."""
     for elapsed in range(seconds):
-        self.update_state(state="PROGRESS", meta={"elapsed": elapsed, "seconds": seconds,
-                                                  "percent": round(100 * elapsed / seconds, 1)})
+        self.update_state(
+            state="PROGRESS",
+            meta={"elapsed": elapsed, "seconds": seconds, "percent": round(100 * elapsed / seconds, 1)},
+        )
         time.sleep(1)
     return {"slept": seconds}

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from crawlfleet_core.jobs import JobSpec
+from crawlfleet_core.states import JobState
+from crawlfleet_core.submission import JobService, JobStatus
+
+
+def spec(**fields: Any) -> JobSpec:
+    return JobSpec.model_validate(fields)
+
+
+class Watch:
+    """Follows a job through the JobService, remembering every state it showed."""
+
+    def __init__(self, service: JobService, job_id: str) -> None:
+        self.service = service
+        self.job_id = job_id
+        self.states: list[JobState] = []
+        self.last: JobStatus | None = None
+
+    def poll(self) -> JobStatus:
+        status = self.service.status(self.job_id)
+        assert status is not None, f"job {self.job_id} has no record"
+        if not self.states or self.states[-1] != status.state:
+            self.states.append(status.state)
+        self.last = status
+        return status
+
+    def until(self, done: Callable[[JobStatus], bool], timeout: float = 60, what: str = "") -> JobStatus:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status = self.poll()
+            if done(status):
+                return status
+            time.sleep(0.05)
+        raise AssertionError(f"job {self.job_id} never reached {what or done}; states seen: {self.states}")
+
+    def finished(self, timeout: float = 60) -> JobStatus:
+        return self.until(lambda status: status.state.finished, timeout, "a finished state")

@@ -1,0 +1,131 @@
+"""Crawls of a real local website by a real Celery worker."""
+
+from __future__ import annotations
+
+from crawlfleet_core.jobs import JobSpec
+from crawlfleet_core.states import JobState
+from crawlfleet_core.submission import JobService
+from tests.harness.celery_worker import CeleryWorker
+from tests.harness.jobs import Watch, spec
+from tests.harness.website import Website
+
+EXTRACT = {"title": "h1.title::text", "price": "xpath://span[@class='price']/text()"}
+
+
+def run(job_service: JobService, job: JobSpec, timeout: float = 60) -> Watch:
+    watch = Watch(job_service, job_service.submit(job))
+    watch.finished(timeout)
+    return watch
+
+
+def test_crawl_of_the_site_gives_exact_pages_and_items(
+    job_service: JobService, celery_worker: CeleryWorker, website: Website
+) -> None:
+    watch = run(job_service, spec(startUrls=[website.url("/page/0")], extract=EXTRACT))
+    status = watch.last
+    assert status is not None
+    assert status.state is JobState.SUCCESS, status.error
+    assert status.result is not None
+    assert status.result["finish_reason"] == "finished"
+    assert status.result["pages"] == website.size == 15
+    assert status.result["item_scraped_count"] == 15
+    assert status.result["errors"] == 0
+    assert status.progress.pages == 15 and status.progress.items == 15 and status.progress.percent == 100.0
+    assert status.started_at is not None and status.finished_at is not None
+    items, cursor = job_service.store.read_items(watch.job_id, None, 100)
+    assert cursor is None
+    by_url = {item["url"]: item for item in items}
+    assert len(by_url) == 15
+    assert by_url[website.url("/page/7")] == {"url": website.url("/page/7"), "title": "Page 7", "price": "70"}
+
+
+def test_robots_txt_is_obeyed_by_default_and_offsite_links_are_not_followed(
+    job_service: JobService, celery_worker: CeleryWorker, website: Website
+) -> None:
+    before = len(website.requests)
+    run(job_service, spec(startUrls=[website.url("/page/0")], maxDepth=1))
+    paths = website.paths_requested()[before:]
+    assert "/robots.txt" in paths
+    assert "/private/secret" not in paths
+
+    before = len(website.requests)
+    watch = run(job_service, spec(startUrls=[website.url("/page/0")], maxDepth=1, obeyRobotsTxt=False))
+    paths = website.paths_requested()[before:]
+    assert "/private/secret" in paths and "/robots.txt" not in paths
+    assert watch.last is not None and watch.last.result is not None
+    assert watch.last.result["pages"] == 4  # page 0, its two children, and /private/secret
+
+
+def test_max_pages_keeps_the_pages_nearest_the_start(
+    job_service: JobService, celery_worker: CeleryWorker, website: Website
+) -> None:
+    watch = run(job_service, spec(startUrls=[website.url("/page/0")], maxPages=5, concurrency=1))
+    assert watch.last is not None and watch.last.result is not None
+    assert watch.last.result["pages"] == 5
+    items, _ = job_service.store.read_items(watch.job_id, None, 100)
+    assert sorted(item["url"] for item in items) == sorted(website.url(f"/page/{i}") for i in range(5))
+
+
+def test_max_depth_and_follow_links_bound_the_crawl(
+    job_service: JobService, celery_worker: CeleryWorker, website: Website
+) -> None:
+    for depth in (0, 1, 2):
+        watch = run(job_service, spec(startUrls=[website.url("/page/0")], maxDepth=depth))
+        assert watch.last is not None and watch.last.result is not None
+        assert watch.last.result["pages"] == website.pages_within_depth(depth), depth
+    watch = run(
+        job_service,
+        spec(startUrls=[website.url("/page/0"), website.url("/page/5")], followLinks=False),
+    )
+    assert watch.last is not None and watch.last.result is not None
+    assert watch.last.result["pages"] == 2
+
+
+def test_two_crawls_in_a_row_on_one_worker_process(
+    job_service: JobService, worker_factory: type[CeleryWorker], website: Website
+) -> None:
+    """The second crawl in the same pool process needs a fresh reactor."""
+    worker_factory(queues="single", concurrency=1)
+    for _ in range(3):
+        watch = run(job_service, spec(startUrls=[website.url("/page/0")], queue="single"))
+        assert watch.last is not None
+        assert watch.last.state is JobState.SUCCESS, watch.last.error
+        assert watch.last.progress.pages == 15
+
+
+def test_a_crawl_past_its_time_limit_ends_cleanly_with_what_it_got(
+    job_service: JobService, celery_worker: CeleryWorker, website: Website
+) -> None:
+    job = spec(startUrls=[website.url("/slow/0")], maxDepth=100, maxPages=1000, timeLimitSeconds=2)
+    watch = run(job_service, job, timeout=30)
+    status = watch.last
+    assert status is not None and status.result is not None
+    assert status.state is JobState.SUCCESS
+    assert status.result["finish_reason"] == "closespider_timeout"
+    assert 1 <= status.result["pages"] < 10
+    items, _ = job_service.store.read_items(watch.job_id, None, 100)
+    assert len(items) == status.result["items"] >= 1
+
+
+def test_progress_is_published_while_the_crawl_runs(
+    job_service: JobService, celery_worker: CeleryWorker, website: Website
+) -> None:
+    job = spec(startUrls=[website.url("/slow/0")], maxDepth=100, maxPages=6, concurrency=1)
+    watch = Watch(job_service, job_service.submit(job))
+    running = watch.until(lambda s: s.state is JobState.PROGRESS and s.progress.pages >= 2, 30, "PROGRESS")
+    assert 0 < running.progress.percent < 100
+    assert running.progress.items >= 1
+    final = watch.finished(30)
+    assert final.state is JobState.SUCCESS
+    assert final.progress.pages == 6
+    assert JobState.STARTED in watch.states or JobState.PROGRESS in watch.states
+
+
+def test_example_sleep_task_reports_progress_each_second(job_service: JobService, celery_worker: CeleryWorker) -> None:
+    result = job_service.app.send_task("crawlfleet.sleep", kwargs={"seconds": 2})
+    seen = []
+    while not result.ready():
+        if result.state == "PROGRESS":
+            seen.append(result.info["elapsed"])
+    assert result.get(timeout=10) == {"slept": 2}
+    assert sorted(set(seen)) == [0, 1]

@@ -1,0 +1,108 @@
+"""A revoke, a crash or a killed worker ends one crawl, and loses no job."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import psutil
+
+from crawlfleet_core.jobs import JobSpec
+from crawlfleet_core.states import JobState
+from crawlfleet_core.submission import JobService
+from tests.harness.celery_worker import CeleryWorker
+from tests.harness.jobs import Watch, spec
+from tests.harness.ports import wait_until
+from tests.harness.website import Website
+
+
+def crawl_processes(worker: CeleryWorker) -> list[psutil.Process]:
+    """The crawl processes: children of the worker's pool processes."""
+    main = psutil.Process(worker.process.pid)
+    return [proc for proc in main.children(recursive=True) if proc.ppid() != main.pid]
+
+
+def slow_job(website: Website, queue: str, pages: int = 1000) -> JobSpec:
+    return spec(startUrls=[website.url("/slow/0")], maxDepth=100, maxPages=pages, concurrency=1, queue=queue)
+
+
+def test_revoking_a_running_crawl_stops_it_and_the_worker_goes_on(
+    job_service: JobService, worker_factory: type[CeleryWorker], website: Website
+) -> None:
+    worker = worker_factory(queues="revoke", concurrency=1)
+    watch = Watch(job_service, job_service.submit(slow_job(website, "revoke")))
+    watch.until(lambda s: s.state is JobState.PROGRESS and s.progress.pages >= 1, 30, "PROGRESS")
+    assert len(crawl_processes(worker)) == 1
+
+    cancelled = job_service.cancel(watch.job_id)
+    assert cancelled is not None and cancelled.state is JobState.REVOKED
+    wait_until(lambda: not crawl_processes(worker), 15, "the crawl process to end")
+    final = watch.until(lambda s: s.state is JobState.REVOKED and s.finished_at is not None, 15, "REVOKED")
+    assert final.error == "cancelled"
+    requests_after = len(website.requests)
+    time.sleep(1.5)
+    assert len(website.requests) == requests_after, "the revoked crawl still fetches pages"
+
+    after = Watch(job_service, job_service.submit(spec(startUrls=[website.url("/page/0")], queue="revoke")))
+    assert after.finished(30).state is JobState.SUCCESS
+
+
+def test_a_crashed_crawl_is_retried_with_backoff_and_finishes(
+    job_service: JobService, worker_factory: type[CeleryWorker], website: Website
+) -> None:
+    worker = worker_factory(queues="crash", concurrency=1)
+    watch = Watch(job_service, job_service.submit(slow_job(website, "crash", pages=4)))
+    watch.until(lambda s: s.state is JobState.PROGRESS, 30, "PROGRESS")
+    (crawl,) = crawl_processes(worker)
+    crawl.send_signal(signal.SIGKILL)
+
+    retrying = watch.until(lambda s: s.state is JobState.RETRY, 15, "RETRY")
+    assert retrying.error is not None and "SIGKILL" in retrying.error
+    final = watch.finished(60)
+    assert final.state is JobState.SUCCESS, final.error
+    assert final.progress.pages == 4
+    items, _ = job_service.store.read_items(watch.job_id, None, 100)
+    assert len(items) == 4, "items of the crashed attempt were kept twice"
+    assert worker.process.poll() is None
+
+
+def test_a_worker_killed_mid_crawl_loses_no_job(
+    job_service: JobService, worker_factory: type[CeleryWorker], website: Website
+) -> None:
+    """acks_late: the task stays unacknowledged in Redis and is redelivered."""
+    first = worker_factory(queues="redelivery", concurrency=1)
+    watch = Watch(job_service, job_service.submit(slow_job(website, "redelivery", pages=4)))
+    watch.until(lambda s: s.state is JobState.PROGRESS, 30, "PROGRESS")
+    first.kill()
+    assert first.process.returncode == -signal.SIGKILL
+
+    # The next worker restores tasks left unacknowledged past the visibility timeout.
+    worker_factory(
+        queues="redelivery",
+        concurrency=1,
+        extra_env={
+            "CRAWLFLEET_SOFT_TIME_LIMIT_SECONDS": "2",
+            "CRAWLFLEET_HARD_TIME_LIMIT_SECONDS": "3",
+            "CRAWLFLEET_VISIBILITY_TIMEOUT_SECONDS": "4",
+        },
+    )
+    final = watch.finished(90)
+    assert final.state is JobState.SUCCESS, final.error
+    assert final.progress.pages == 4
+    items, _ = job_service.store.read_items(watch.job_id, None, 100)
+    assert len(items) == 4
+
+
+def test_warm_shutdown_finishes_the_running_crawl(
+    job_service: JobService, worker_factory: type[CeleryWorker], website: Website
+) -> None:
+    """SIGTERM (a pod being stopped) lets the running crawl finish before the worker exits."""
+    worker = worker_factory(queues="warm", concurrency=1)
+    watch = Watch(job_service, job_service.submit(slow_job(website, "warm", pages=4)))
+    watch.until(lambda s: s.state is JobState.PROGRESS, 30, "PROGRESS")
+    os.kill(worker.process.pid, signal.SIGTERM)
+    final = watch.finished(30)
+    assert final.state is JobState.SUCCESS, final.error
+    assert final.progress.pages == 4
+    assert worker.process.wait(30) == 0
