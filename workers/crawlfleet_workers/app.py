@@ -11,5 +11,8 @@ from crawlfleet_core.settings import get_settings
 app = create_celery_app(get_settings())
 
 from crawlfleet_workers import bookkeeping, tasks  # noqa: E402  (registers on `app`)
+from crawlfleet_workers.crawling import preload_crawl_components  # noqa: E402
+
+preload_crawl_components()
 
 __all__ = ["app", "bookkeeping", "tasks"]

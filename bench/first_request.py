@@ -1,0 +1,85 @@
+"""How long a one-page job waits, from `submit()` to its first HTTP request, on an
+idle worker. Prints figures; never pass/fail.
+
+The baseline, measured in the same run, is what a design that starts a fresh
+interpreter per crawl pays before it can send anything: importing the crawl code
+(Scrapy, Twisted) in a new Python process. Run: `python -m bench.first_request`."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from crawlfleet_core.jobs import JobSpec
+from crawlfleet_core.settings import Settings
+from crawlfleet_core.submission import JobService
+from tests.harness.celery_worker import CeleryWorker
+from tests.harness.redis_server import RedisServer
+from tests.harness.website import Website
+
+TRIALS = 20
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def fresh_interpreter_seconds() -> float:
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import crawlfleet_workers.crawling"], check=True)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        redis = RedisServer(Path(scratch) / "redis")
+        site = Website()
+        env = {
+            "CRAWLFLEET_BROKER_URL": redis.url(0),
+            "CRAWLFLEET_RESULT_BACKEND": redis.url(1),
+            "CRAWLFLEET_JOB_STORE_URL": redis.url(2),
+            "CRAWLFLEET_ALLOWED_NETWORKS": "127.0.0.0/8",
+        }
+        os.environ.update(env)
+        service = JobService.from_settings(Settings())
+        worker = CeleryWorker(service.app, env, Path(scratch) / "logs", concurrency=1)
+        try:
+            first_request: list[float] = []
+            total: list[float] = []
+            for trial in range(TRIALS):
+                path = f"/page/{trial % site.size}"
+                spec = JobSpec.model_validate(
+                    {"startUrls": [site.url(path)], "followLinks": False, "obeyRobotsTxt": False}
+                )
+                before = len(site.requests)
+                submitted = time.time()
+                job_id = service.submit(spec)
+                while True:
+                    status = service.status(job_id)
+                    if status is not None and status.state.finished:
+                        break
+                    time.sleep(0.005)
+                total.append(time.time() - submitted)
+                first_request.append(site.requests[before][0] - submitted)
+                time.sleep(0.2)  # an idle worker for the next trial
+            baseline = statistics.median(fresh_interpreter_seconds() for _ in range(5))
+        finally:
+            worker.stop()
+            site.stop()
+            redis.stop()
+    p50, p95 = percentile(first_request, 0.5), percentile(first_request, 0.95)
+    print(f"submit -> first HTTP request, one-page job, idle worker, {TRIALS} trials:")
+    print(f"  p50 {p50 * 1000:.0f} ms   p95 {p95 * 1000:.0f} ms")
+    print(f"submit -> SUCCESS visible:  p50 {percentile(total, 0.5) * 1000:.0f} ms")
+    print(f"baseline, fresh interpreter importing the crawl code: {baseline * 1000:.0f} ms")
+    print(f"ratio baseline / p50 first request: {baseline / p50:.1f}x")
+
+
+if __name__ == "__main__":
+    main()

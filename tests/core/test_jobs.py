@@ -1,0 +1,53 @@
+"""The job model: what a valid spec is, and what each bad one is told."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from crawlfleet_core.jobs import JobSpec, selector_xpath
+
+
+def test_defaults_and_camel_case_round_trip() -> None:
+    spec = JobSpec.model_validate({"startUrls": ["https://example.com/a"]})
+    dumped = spec.model_dump(by_alias=True)
+    assert dumped["maxPages"] == 100 and dumped["obeyRobotsTxt"] is True and dumped["queue"] == "default"
+    assert JobSpec.model_validate(dumped) == spec
+    assert spec.domains() == ["example.com"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"startUrls": []}, "startUrls"),
+        ({"startUrls": ["ftp://example.com/"]}, "startUrls.0"),
+        ({"startUrls": ["javascript:alert(1)"]}, "startUrls.0"),
+        ({"startUrls": ["https://example.com:99999/"]}, "startUrls"),
+        ({"startUrls": ["https://example.com/"], "maxPages": 0}, "maxPages"),
+        ({"startUrls": ["https://example.com/"], "maxDepth": -1}, "maxDepth"),
+        ({"startUrls": ["https://example.com/"], "concurrency": 1000}, "concurrency"),
+        ({"startUrls": ["https://example.com/"], "extract": {"t": "h1[[["}}, "extract"),
+        ({"startUrls": ["https://example.com/"], "extract": {"url": "h1"}}, "extract"),
+        ({"startUrls": ["https://example.com/"], "extract": {"1bad": "h1"}}, "extract.1bad"),
+        ({"startUrls": ["https://example.com/"], "queue": "Not_A_Queue"}, "queue"),
+        ({"startUrls": ["https://example.com/"], "allowedDomains": ["exa mple.com"]}, "allowedDomains.0"),
+        ({"startUrls": ["https://example.com/"], "unknown": 1}, "unknown"),
+    ],
+)
+def test_bad_specs_name_the_field(body: dict[str, object], field: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        JobSpec.model_validate(body)
+    locations = [".".join(str(part) for part in error["loc"]) for error in caught.value.errors()]
+    assert any(location.startswith(field) for location in locations), locations
+
+
+def test_selectors_are_css_unless_marked_xpath() -> None:
+    assert selector_xpath("xpath://h1/text()") == "//h1/text()"
+    assert selector_xpath("//h1") == "//h1"
+    assert selector_xpath("css:h1") == selector_xpath("h1") == "descendant-or-self::h1"
+
+
+def test_priority_counts_up_but_celery_serves_zero_first() -> None:
+    high = JobSpec.model_validate({"startUrls": ["https://example.com/"], "priority": 9})
+    low = JobSpec.model_validate({"startUrls": ["https://example.com/"], "priority": 0})
+    assert high.celery_priority() < low.celery_priority()
