@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 # Crawls in tests and in `make dev` fetch local sites, so loopback is allowed here only.
 export CRAWLFLEET_ALLOWED_NETWORKS ?= 127.0.0.0/8
 
-.PHONY: dev dev-k8s test lint unit bench install redis control-plane clean
+.PHONY: dev dev-k8s test lint bench crds install redis control-plane clean
 
 install:
 	@hack/bootstrap.sh
@@ -18,6 +18,14 @@ control-plane:
 dev: install redis
 	@hack/dev.sh
 
+dev-k8s: install redis control-plane
+	@hack/dev-k8s.sh
+
+# Regenerate the CRDs from the pydantic models and copy them into the chart.
+crds: install
+	$(BIN)/python -m crawlfleet_core.crds
+	hack/sync-chart-crds.sh
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -27,8 +35,8 @@ lint: install
 test: install redis control-plane lint
 	KUBEBUILDER_ASSETS=$${KUBEBUILDER_ASSETS:-$$(hack/build-control-plane.sh)} $(BIN)/pytest
 
-bench: install redis
-	$(BIN)/python -m bench
+bench: install redis control-plane
+	KUBEBUILDER_ASSETS=$${KUBEBUILDER_ASSETS:-$$(hack/build-control-plane.sh)} PYTHONPATH=. $(BIN)/python -m bench
 
 clean:
 	rm -rf .run .pytest_cache .mypy_cache .ruff_cache

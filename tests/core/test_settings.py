@@ -14,7 +14,9 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 
 def test_every_setting_is_documented_in_the_readme() -> None:
     text = README.read_text()
-    missing = [f"CRAWLFLEET_{name.upper()}" for name in Settings.model_fields if f"CRAWLFLEET_{name.upper()}" not in text]
+    missing = [
+        f"CRAWLFLEET_{name.upper()}" for name in Settings.model_fields if f"CRAWLFLEET_{name.upper()}" not in text
+    ]
     assert missing == []
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import ctypes
 import datetime
 import ipaddress
 import os
@@ -26,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +45,14 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 BUILD_SCRIPT = REPO_ROOT / "hack" / "build-control-plane.sh"
 BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kubectl")
 SERVICE_CIDR = "10.0.0.0/24"
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Take the process down with the harness: a test run killed outright must
+    not leave an API server and etcd behind. Linux only; elsewhere stop() is all."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 class ControlPlaneUnavailableError(RuntimeError):
@@ -87,9 +97,15 @@ class Credentials:
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
             .add_extension(
                 x509.KeyUsage(
-                    digital_signature=True, key_cert_sign=True, crl_sign=True, content_commitment=False,
-                    key_encipherment=False, data_encipherment=False, key_agreement=False,
-                    encipher_only=False, decipher_only=False,
+                    digital_signature=True,
+                    key_cert_sign=True,
+                    crl_sign=True,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    encipher_only=False,
+                    decipher_only=False,
                 ),
                 critical=True,
             )
@@ -97,11 +113,27 @@ class Credentials:
         )
         self._write("ca.crt", ca_cert.public_bytes(serialization.Encoding.PEM))
         self._issue(
-            "apiserver", ca_key, ca_name, "kube-apiserver", [], ExtendedKeyUsageOID.SERVER_AUTH,
-            [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.IPAddress(ipaddress.ip_address("10.0.0.1")),
-             x509.DNSName("localhost"), x509.DNSName("kubernetes.default.svc")],
+            "apiserver",
+            ca_key=ca_key,
+            ca_name=ca_name,
+            common_name="kube-apiserver",
+            groups=[],
+            usage=ExtendedKeyUsageOID.SERVER_AUTH,
+            alt_names=[
+                x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                x509.IPAddress(ipaddress.ip_address("10.0.0.1")),
+                x509.DNSName("localhost"),
+                x509.DNSName("kubernetes.default.svc"),
+            ],
         )
-        self._issue("admin", ca_key, ca_name, "crawlfleet-admin", ["system:masters"], ExtendedKeyUsageOID.CLIENT_AUTH)
+        self._issue(
+            "admin",
+            ca_key=ca_key,
+            ca_name=ca_name,
+            common_name="crawlfleet-admin",
+            groups=["system:masters"],
+            usage=ExtendedKeyUsageOID.CLIENT_AUTH,
+        )
         # Service account tokens are signed with RSA by convention; the API server checks them with the public half.
         signing_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self._write("sa.key", self._private_pem(signing_key))
@@ -127,7 +159,9 @@ class Credentials:
         )
 
     @staticmethod
-    def _builder(subject: x509.Name, issuer: x509.Name, public_key: ec.EllipticCurvePublicKey) -> x509.CertificateBuilder:
+    def _builder(
+        subject: x509.Name, issuer: x509.Name, public_key: ec.EllipticCurvePublicKey
+    ) -> x509.CertificateBuilder:
         now = datetime.datetime.now(datetime.UTC)
         return (
             x509.CertificateBuilder()
@@ -142,6 +176,7 @@ class Credentials:
     def _issue(
         self,
         name: str,
+        *,
         ca_key: ec.EllipticCurvePrivateKey,
         ca_name: x509.Name,
         common_name: str,
@@ -186,7 +221,10 @@ def write_kubeconfig(path: Path, server_url: str, credentials: Credentials) -> N
             }
         ],
         "contexts": [
-            {"name": "crawlfleet", "context": {"cluster": "crawlfleet", "user": "crawlfleet-admin", "namespace": "default"}}
+            {
+                "name": "crawlfleet",
+                "context": {"cluster": "crawlfleet", "user": "crawlfleet-admin", "namespace": "default"},
+            }
         ],
         "current-context": "crawlfleet",
     }
@@ -285,7 +323,9 @@ class ControlPlane:
         else:
             kubectl = shutil.which("kubectl")
             if kubectl is None:
-                raise ControlPlaneUnavailableError("CRAWLFLEET_TEST_KUBECONFIG needs kubectl on PATH or KUBEBUILDER_ASSETS")
+                raise ControlPlaneUnavailableError(
+                    "CRAWLFLEET_TEST_KUBECONFIG needs kubectl on PATH or KUBEBUILDER_ASSETS"
+                )
             assets = Path(kubectl).resolve().parent
         return cls(kubeconfig, assets, cluster["cluster"]["server"])
 
@@ -294,7 +334,11 @@ class ControlPlane:
         log = log_path.open("ab")
         self.logs.append(log)
         process = subprocess.Popen(
-            [str(self.assets_dir / name), *args], stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            [str(self.assets_dir / name), *args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 - only calls prctl, safe between fork and exec
         )
         self.processes.append((name, process, log_path))
 
@@ -310,13 +354,17 @@ class ControlPlane:
             raise ControlPlaneUnavailableError("readiness is only checked on a control plane this harness started")
         context = ssl.create_default_context(cafile=self.credentials.path("ca.crt"))
         context.load_cert_chain(self.credentials.path("admin.crt"), self.credentials.path("admin.key"))
-        with urllib.request.urlopen(f"{self.server_url}/readyz", context=context, timeout=2) as response:  # noqa: S310
-            return bool(response.status == 200)
+        try:
+            with urllib.request.urlopen(f"{self.server_url}/readyz", context=context, timeout=2) as response:  # noqa: S310
+                return bool(response.status == 200)
+        except urllib.error.HTTPError as error:
+            error.close()  # a 500 while post-start hooks run; unclosed, its socket leaks a ResourceWarning
+            return False
 
     def wait_ready(self, timeout: float) -> None:
         wait_until(self.ready, timeout, f"kube-apiserver at {self.server_url} to pass /readyz", interval=0.1)
 
-    def kubectl(self, *args: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:  # noqa: A002 - subprocess's name
+    def kubectl(self, *args: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run kubectl against this cluster; on failure with check, the error names kubectl's stderr."""
         result = subprocess.run(
             [str(self.assets_dir / "kubectl"), f"--kubeconfig={self.kubeconfig}", *args],
@@ -324,6 +372,7 @@ class ControlPlane:
             capture_output=True,
             text=True,
             timeout=120,
+            check=False,
         )
         if check and result.returncode != 0:
             raise AssertionError(f"kubectl {' '.join(args)} failed ({result.returncode}): {result.stderr}")
@@ -331,7 +380,10 @@ class ControlPlane:
 
     def environment(self) -> dict[str, str]:
         """What a subprocess (kopf, helm, kubectl) needs to reach this cluster."""
-        return {"KUBECONFIG": str(self.kubeconfig), "PATH": f"{self.assets_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+        return {
+            "KUBECONFIG": str(self.kubeconfig),
+            "PATH": f"{self.assets_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+        }
 
     def stop(self) -> None:
         """Stop in reverse order of start, one at a time: the API server drains while etcd still answers."""
@@ -352,7 +404,9 @@ class ControlPlane:
 def main() -> None:
     parser = argparse.ArgumentParser(description="Run a local Kubernetes control plane until interrupted.")
     parser.add_argument("--kubeconfig", type=Path, required=True, help="where to write the admin kubeconfig")
-    parser.add_argument("--data-dir", type=Path, help="etcd data, certificates and logs (default: a temporary directory)")
+    parser.add_argument(
+        "--data-dir", type=Path, help="etcd data, certificates and logs (default: a temporary directory)"
+    )
     options = parser.parse_args()
     directory = options.data_dir or Path(tempfile.mkdtemp(prefix="crawlfleet-k8s-"))
     if directory.exists():
