@@ -22,6 +22,11 @@ def idempotency(key: str) -> str:
     return f"{PREFIX}:idempotency:{key}"
 
 
+def worker_activity_key(pod: str) -> str:
+    """Where the worker running in `pod` reports how many tasks it holds."""
+    return f"{PREFIX}:worker:{pod}:held"
+
+
 def queue_lists(queue: str) -> list[str]:
     """Every Redis list that holds waiting tasks of `queue`, highest priority first."""
     return [queue if step == 0 else f"{queue}{PRIORITY_SEPARATOR}{step}" for step in PRIORITY_STEPS]

@@ -35,7 +35,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from crawlfleet_core.keys import PREFIX, PRIORITY_STEPS, queue_lists
+from crawlfleet_core.keys import PRIORITY_STEPS, queue_lists, worker_activity_key
 
 # kombu.transport.redis.Channel.unacked_key / unacked_index_key: our Celery app sets no
 # other names and no global key prefix.
@@ -71,11 +71,6 @@ for i = 1, #entries do
 end
 return counts
 """
-
-
-def worker_activity_key(pod: str) -> str:
-    """Where the worker running in `pod` reports how many tasks it holds."""
-    return f"{PREFIX}:worker:{pod}:held"
 
 
 def _settle(pending: dict[str, asyncio.Future[QueueDepth]], done: asyncio.Future[dict[str, QueueDepth]]) -> None:

@@ -14,13 +14,14 @@ from pydantic.alias_generators import to_camel
 
 from crawlfleet_core.celery_app import CRAWL_TASK, create_celery_app
 from crawlfleet_core.jobs import JobSpec
-from crawlfleet_core.records import JobRecord, JobStore, Progress
+from crawlfleet_core.records import JobRecord, JobStore, Progress, now
 from crawlfleet_core.settings import Settings
 from crawlfleet_core.states import JobState
 
 # A crawl gets its own time limit plus this much to close cleanly before Celery's
 # soft limit, and as much again before the hard limit kills it.
 SHUTDOWN_GRACE_SECONDS = 30
+REPUBLISH_AFTER_SECONDS = 30
 
 
 class JobStatus(BaseModel):
@@ -63,8 +64,12 @@ class JobService:
         Idempotency-Key) can safely call this more than once."""
         job_id = job_id or str(uuid.uuid4())
         if not self.store.create(job_id, spec, source):
+            # Publish again only for a record that a crashed submitter left
+            # unpublished, never for one a concurrent submitter is publishing now.
             record = self.store.get(job_id)
             if record is None or record.published_at is not None:
+                return job_id
+            if (now() - record.submitted_at).total_seconds() < REPUBLISH_AFTER_SECONDS:
                 return job_id
         soft_limit = min(spec.time_limit_seconds + SHUTDOWN_GRACE_SECONDS, self.settings.soft_time_limit_seconds)
         try:

@@ -34,6 +34,9 @@ class OperatorConfig(BaseSettings):
             "empty runs standalone, which is right for one replica."
         ),
     )
+    metrics_port: int = Field(
+        9090, ge=0, le=65535, description="Port of the Prometheus `/metrics` endpoint; 0 turns it off."
+    )
     status_interval_seconds: float = Field(
         2.0, gt=0, le=300, description="How often a running job's state and progress are copied into its status."
     )

@@ -18,6 +18,7 @@ from crawlfleet_core.settings import get_settings
 from crawlfleet_core.submission import CancelConflictError, JobService
 from crawlfleet_operator import cluster, schedules, scrapejobs
 from crawlfleet_operator.config import OperatorConfig, configure_kopf
+from crawlfleet_operator.metrics import start_metrics_server
 
 SCRAPEJOBS = (GROUP, VERSION, "scrapejobs")
 CONFIG = OperatorConfig()
@@ -31,6 +32,8 @@ def now() -> datetime:
 @kopf.on.startup()
 async def start_operator(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     configure_kopf(settings, CONFIG)
+    if CONFIG.metrics_port:
+        start_metrics_server(CONFIG.metrics_port)
     memo.jobs = JobService.from_settings(get_settings())
     memo.api = await cluster.connect()
     memo.scrapejobs = cluster.ScrapeJobs(memo.api)

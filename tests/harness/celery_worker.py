@@ -54,7 +54,11 @@ class CeleryWorker:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        wait_until(self.ready, 60, f"celery worker {self.name} to answer ping (log: {self.log_path})", interval=0.2)
+        try:
+            wait_until(self.ready, 60, f"celery worker {self.name} to answer ping (log: {self.log_path})", interval=0.2)
+        except BaseException:
+            self.stop()
+            raise
 
     def ready(self) -> bool:
         if self.process.poll() is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from crawlfleet_core.jobs import JobSpec
 from crawlfleet_core.states import JobState
 from crawlfleet_core.submission import JobService
@@ -124,8 +126,12 @@ def test_progress_is_published_while_the_crawl_runs(
 def test_example_sleep_task_reports_progress_each_second(job_service: JobService, celery_worker: CeleryWorker) -> None:
     result = job_service.app.send_task("crawlfleet.sleep", kwargs={"seconds": 2})
     seen = []
-    while not result.ready():
-        if result.state == "PROGRESS":
-            seen.append(result.info["elapsed"])
+    while True:
+        meta = result.backend.get_task_meta(result.id)  # state and meta from one read
+        if meta["status"] == "PROGRESS":
+            seen.append(meta["result"]["elapsed"])
+        if meta["status"] == "SUCCESS":
+            break
+        time.sleep(0.05)
     assert result.get(timeout=10) == {"slept": 2}
     assert sorted(set(seen)) == [0, 1]

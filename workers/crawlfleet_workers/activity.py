@@ -4,7 +4,7 @@ before busy ones.
 The broker's unacked bookkeeping says how many tasks a queue has in flight but not
 which worker holds them, and `celery inspect` costs a broadcast round trip to every
 worker. Instead each worker's main process writes one small key,
-`queues.worker_activity_key(pod)` = the number of tasks it has reserved (prefetched
+`keys.worker_activity_key(pod)` = the number of tasks it has reserved (prefetched
 or running), with a TTL: every `ACTIVITY_REPORT_SECONDS`, and at once when it
 receives a task, so a pod turns busy in the report without delay and turns idle at
 most one report late (the safe direction). A worker that hangs or dies stops
@@ -25,7 +25,8 @@ import redis
 from celery.signals import task_received, worker_ready, worker_shutdown
 from celery.worker import state
 
-from crawlfleet_core.queues import ACTIVITY_REPORT_SECONDS, ACTIVITY_TTL_SECONDS, worker_activity_key
+from crawlfleet_core.keys import worker_activity_key
+from crawlfleet_core.queues import ACTIVITY_REPORT_SECONDS, ACTIVITY_TTL_SECONDS
 
 log = logging.getLogger(__name__)
 

@@ -10,9 +10,9 @@ from crawlfleet_core.settings import get_settings
 
 app = create_celery_app(get_settings())
 
-from crawlfleet_workers import bookkeeping, tasks  # noqa: E402  (registers on `app`)
+from crawlfleet_workers import activity, bookkeeping, tasks  # noqa: E402  (signal handlers and tasks)
 from crawlfleet_workers.crawling import preload_crawl_components  # noqa: E402
 
 preload_crawl_components()
 
-__all__ = ["app", "bookkeeping", "tasks"]
+__all__ = ["activity", "app", "bookkeeping", "tasks"]

@@ -1,0 +1,92 @@
+"""The gateway's app factory and the `crawlfleet-api` command."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import version
+from typing import Annotated
+
+import redis
+import typer
+import uvicorn
+from fastapi import FastAPI
+
+from crawlfleet_api.body_limit import BodyLimitMiddleware
+from crawlfleet_api.config import ApiSettings
+from crawlfleet_api.errors import install_error_handlers
+from crawlfleet_api.idempotency import IdempotencyKeys
+from crawlfleet_api.metrics import ApiMetrics, MetricsMiddleware
+from crawlfleet_api.routes import health, jobs, metrics
+from crawlfleet_core.submission import JobService
+
+logger = logging.getLogger("crawlfleet_api")
+
+# A probe must answer before the kubelet's own timeout (1 s by default).
+PROBE_TIMEOUT_SECONDS = 0.5
+
+DESCRIPTION = """\
+Submit Scrapy crawls as background jobs, follow their state and progress, read their items.
+
+Every `/v1` route needs `Authorization: Bearer <token>` when `CRAWLFLEET_API_TOKENS` is set.
+"""
+
+
+def create_app(settings: ApiSettings | None = None) -> FastAPI:
+    settings = settings or ApiSettings()
+    service = JobService.from_settings(settings)
+    redis_probes = {
+        name: redis.Redis.from_url(
+            url, socket_connect_timeout=PROBE_TIMEOUT_SECONDS, socket_timeout=PROBE_TIMEOUT_SECONDS
+        )
+        for name, url in (
+            ("broker", settings.broker_url),
+            ("resultBackend", settings.result_backend),
+            ("jobStore", settings.job_store_url),
+        )
+    }
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not settings.api_tokens:
+            logger.warning("CRAWLFLEET_API_TOKENS is empty: the API accepts requests from anyone who can reach it")
+        yield
+        for client in redis_probes.values():
+            client.close()
+        service.store.client.close()
+        service.app.close()
+
+    app = FastAPI(title="crawlfleet", version=version("crawlfleet"), description=DESCRIPTION, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.job_service = service
+    app.state.idempotency_keys = IdempotencyKeys(service.store.client, settings.result_ttl_seconds)
+    app.state.metrics = api_metrics = ApiMetrics()
+    app.state.redis_probes = redis_probes
+    app.include_router(jobs.router)
+    app.include_router(health.router)
+    app.include_router(metrics.router)
+    install_error_handlers(app)
+    # The last added runs first: the metrics see every answer, the 413s included.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=api_metrics)
+    return app
+
+
+app = create_app()
+
+cli = typer.Typer(add_completion=False, help="Serve the crawlfleet API (settings from CRAWLFLEET_* variables).")
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on; 0.0.0.0 in a container.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port to listen on.")] = 8000,
+    reload: Annotated[bool, typer.Option(help="Restart when the source changes (development only).")] = False,
+) -> None:
+    """Serve the crawlfleet API: submit crawls, follow them, read their items (OpenAPI at /docs)."""
+    uvicorn.run("crawlfleet_api.main:app", host=host, port=port, reload=reload)
+
+
+def run() -> None:
+    cli()

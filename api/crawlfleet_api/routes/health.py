@@ -1,0 +1,45 @@
+"""Probes for Kubernetes: /healthz says the process serves, /readyz that it can
+also reach every Redis database a request needs."""
+
+from __future__ import annotations
+
+from typing import Annotated, cast
+
+import redis
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+
+from crawlfleet_api.schemas import Readiness
+
+router = APIRouter(tags=["health"])
+
+
+def _redis_probes(request: Request) -> dict[str, redis.Redis]:
+    return cast(dict[str, redis.Redis], request.app.state.redis_probes)
+
+
+RedisProbesDep = Annotated[dict[str, redis.Redis], Depends(_redis_probes)]
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    """Liveness: answers as long as the process serves requests, whatever Redis does,
+    so that an outage of Redis does not make Kubernetes restart every API pod."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}})
+def readyz(probes: RedisProbesDep) -> JSONResponse:
+    """Readiness: 200 when the broker, the result backend and the job store all
+    answer PING, 503 naming the one that does not."""
+    checks: dict[str, str] = {}
+    for name, client in probes.items():
+        try:
+            client.ping()
+        except redis.RedisError as error:
+            checks[name] = f"{type(error).__name__}: {error}"
+        else:
+            checks[name] = "ok"
+    ready = all(result == "ok" for result in checks.values())
+    body = Readiness(status="ready" if ready else "unavailable", checks=checks)
+    return JSONResponse(body.model_dump(by_alias=True), status_code=200 if ready else 503)

@@ -1,0 +1,219 @@
+"""/v1/jobs: submit a job, follow it, read its items, cancel it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, Response, status
+from pydantic import AfterValidator
+from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.concurrency import run_in_threadpool
+
+from crawlfleet_api.deps import (
+    CallerDep,
+    IdempotencyKeysDep,
+    JobServiceDep,
+    MetricsDep,
+    SettingsDep,
+    authenticate,
+)
+from crawlfleet_api.errors import UNAVAILABLE_ERRORS
+from crawlfleet_api.idempotency import IDEMPOTENCY_KEY_PATTERN, IdempotencyConflictError, IdempotencyKeys
+from crawlfleet_api.schemas import ItemsPage, JobAccepted, JobLinks, Problem
+from crawlfleet_core.jobs import JobSpec
+from crawlfleet_core.states import JobState
+from crawlfleet_core.submission import CancelConflictError, JobService, JobStatus
+
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"], dependencies=[Depends(authenticate)])
+
+UNAUTHORIZED: dict[int | str, dict[str, Any]] = {401: {"model": Problem, "description": "No or a wrong bearer token."}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem, "description": "No job has this id."}}
+UNAVAILABLE: dict[int | str, dict[str, Any]] = {503: {"model": Problem, "description": "Redis is unreachable."}}
+MAX_STREAM_ID_PART = 2**64 - 1
+# Redis refuses to read after the largest id instead of answering an empty range.
+LAST_STREAM_ID = f"{MAX_STREAM_ID_PART}-{MAX_STREAM_ID_PART}"
+
+
+def _stream_id_in_range(cursor: str | None) -> str | None:
+    """Redis answers an error, not an empty page, for a stream id past 64 bits."""
+    if cursor is not None and any(int(part) > MAX_STREAM_ID_PART for part in cursor.split("-")):
+        raise ValueError("each part of a cursor must fit in 64 bits")
+    return cursor
+
+
+JobId = Annotated[str, Path(min_length=1, max_length=255, description="The job id returned on submission.")]
+Cursor = Annotated[
+    str | None,
+    Query(
+        pattern=r"^[0-9]{1,20}-[0-9]{1,20}$",
+        description="`nextCursor` of the previous page (a Redis stream id); omit it for the first page.",
+    ),
+    AfterValidator(_stream_id_in_range),
+]
+Limit = Annotated[int, Query(ge=1, le=1000, description="Most items in the page.")]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        pattern=IDEMPOTENCY_KEY_PATTERN,
+        description="Resending the same spec with the same key returns the job it created the first time "
+        "instead of starting another; the same key with another spec is a 409.",
+    ),
+]
+
+
+def links(request: Request, job_id: str) -> JobLinks:
+    return JobLinks(
+        self_=request.app.url_path_for("get_job", job_id=job_id),
+        items=request.app.url_path_for("read_items", job_id=job_id),
+        events=request.app.url_path_for("follow_job", job_id=job_id),
+    )
+
+
+def job_not_found(job_id: str) -> HTTPException:
+    return HTTPException(status.HTTP_404_NOT_FOUND, f"no job with id {job_id!r}")
+
+
+def status_or_404(service: JobService, job_id: str) -> JobStatus:
+    current = service.status(job_id)
+    if current is None:
+        raise job_not_found(job_id)
+    return current
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={
+        **UNAUTHORIZED,
+        409: {"model": Problem, "description": "The Idempotency-Key was used with another spec."},
+        413: {"model": Problem, "description": "The body is larger than CRAWLFLEET_MAX_BODY_BYTES."},
+        **UNAVAILABLE,
+    },
+)
+def submit_job(
+    spec: JobSpec,
+    request: Request,
+    response: Response,
+    service: JobServiceDep,
+    idempotency_keys: IdempotencyKeysDep,
+    metrics: MetricsDep,
+    caller: CallerDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JobAccepted:
+    """Queue a crawl. The job runs in the background; follow it at `links.self`."""
+    try:
+        job_id, repeated = submit_once(service, idempotency_keys, spec, caller, idempotency_key)
+    except IdempotencyConflictError as error:
+        metrics.submissions.labels(spec.queue, "conflict").inc()
+        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
+    except BaseException:
+        metrics.submissions.labels(spec.queue, "failed").inc()
+        raise
+    metrics.submissions.labels(spec.queue, "repeated" if repeated else "accepted").inc()
+    current = service.status(job_id)
+    job_links = links(request, job_id)
+    response.headers["Location"] = job_links.self_
+    return JobAccepted(id=job_id, state=current.state if current else JobState.PENDING, links=job_links)
+
+
+def submit_once(
+    service: JobService, idempotency_keys: IdempotencyKeys, spec: JobSpec, caller: str, key: str | None
+) -> tuple[str, bool]:
+    """Submit the job, or find the one an earlier request with the same
+    Idempotency-Key created; the id, and whether it was such a repeat."""
+    if key is None:
+        return service.submit(spec, source="api"), False
+    claim = idempotency_keys.claim(caller, key, spec)
+    try:
+        return service.submit(spec, job_id=claim.job_id, source="api"), not claim.first
+    except BaseException:
+        # The submission left nothing behind; neither may the key, or a retry
+        # with a corrected spec would be refused as a conflict.
+        if claim.first:
+            idempotency_keys.release(caller, key)
+        raise
+
+
+@router.get("/{job_id}", responses={**UNAUTHORIZED, **NOT_FOUND, **UNAVAILABLE})
+def get_job(job_id: JobId, service: JobServiceDep) -> JobStatus:
+    """The job's state, progress and, once finished, its result or error."""
+    return status_or_404(service, job_id)
+
+
+@router.get(
+    "/{job_id}/events",
+    response_class=EventSourceResponse,
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "`status` events, each a JobStatus."},
+        **UNAUTHORIZED,
+        **NOT_FOUND,
+        **UNAVAILABLE,
+    },
+)
+async def follow_job(job_id: JobId, service: JobServiceDep, settings: SettingsDep) -> EventSourceResponse:
+    """Server-Sent Events: a `status` event now and at every change of the job's
+    status (state or progress), ending after the one that shows it finished."""
+    first = await run_in_threadpool(status_or_404, service, job_id)
+    return EventSourceResponse(status_events(service, first, settings.events_poll_seconds))
+
+
+async def status_events(service: JobService, first: JobStatus, poll_seconds: float) -> AsyncIterator[ServerSentEvent]:
+    """The job's status whenever it differs from the last one sent.
+
+    Polls rather than subscribes because a status is read from two places (the
+    result backend and the job record) and only one of them publishes changes."""
+    current: JobStatus | None = first
+    sent: JobStatus | None = None
+    number = 0
+    while current is not None:
+        if current != sent:
+            number += 1
+            yield ServerSentEvent(data=current.model_dump_json(by_alias=True), event="status", id=str(number))
+            sent = current
+        if current.state.finished:
+            return
+        await anyio.sleep(poll_seconds)
+        try:
+            current = await run_in_threadpool(service.status, first.id)
+        except UNAVAILABLE_ERRORS as error:
+            # The client's EventSource reconnects by itself; tell it why first.
+            detail = f"the job store or the broker (Redis) is unreachable ({type(error).__name__})"
+            yield ServerSentEvent(data=json.dumps({"detail": detail}), event="error")
+            return
+    yield ServerSentEvent(data=json.dumps({"detail": f"job {first.id!r} expired"}), event="error")
+
+
+@router.get("/{job_id}/items", responses={**UNAUTHORIZED, **NOT_FOUND, **UNAVAILABLE})
+def read_items(job_id: JobId, service: JobServiceDep, cursor: Cursor = None, limit: Limit = 100) -> ItemsPage:
+    """A page of the job's items, oldest first. Items appear while the job runs."""
+    if service.record(job_id) is None:
+        raise job_not_found(job_id)
+    if cursor == LAST_STREAM_ID:
+        return ItemsPage(items=[], next_cursor=None)
+    items, next_cursor = service.store.read_items(job_id, cursor, limit)
+    return ItemsPage(items=items, next_cursor=next_cursor)
+
+
+@router.delete(
+    "/{job_id}",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={
+        **UNAUTHORIZED,
+        **NOT_FOUND,
+        409: {"model": Problem, "description": "The job already finished."},
+        **UNAVAILABLE,
+    },
+)
+def cancel_job(job_id: JobId, service: JobServiceDep) -> JobStatus:
+    """Cancel the job: a queued one never starts, a running crawl is terminated."""
+    try:
+        cancelled = service.cancel(job_id)
+    except CancelConflictError as error:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
+    if cancelled is None:
+        raise job_not_found(job_id)
+    return cancelled

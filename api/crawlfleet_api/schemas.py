@@ -1,0 +1,44 @@
+"""Response bodies of the gateway's own (a job's status is the core's JobStatus)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from crawlfleet_core.states import JobState
+
+
+class ApiModel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+
+class JobLinks(ApiModel):
+    self_: str = Field(alias="self", description="The job's status.")
+    items: str = Field(description="The job's items, a page at a time.")
+    events: str = Field(description="A Server-Sent Events stream of the job's status changes.")
+
+
+class JobAccepted(ApiModel):
+    id: str = Field(description="The job id, which is also its Celery task id.")
+    state: JobState = Field(description="The job's state now; PENDING for a new job.")
+    links: JobLinks
+
+
+class ItemsPage(ApiModel):
+    items: list[dict[str, Any]] = Field(description="Items in the order they were scraped: `url` plus the fields.")
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null when this page ends at the last item stored so far."
+    )
+
+
+class Problem(ApiModel):
+    """The body of every error answer except 422, whose `detail` lists the fields at fault."""
+
+    detail: str
+
+
+class Readiness(ApiModel):
+    status: str = Field(description="`ready`, or `unavailable` when a Redis database can't be reached.")
+    checks: dict[str, str] = Field(description="Each Redis database the API needs, and `ok` or the error.")

@@ -1,0 +1,9 @@
+"""`make bench`: every benchmark in turn. Figures only; nothing here passes or fails."""
+
+from __future__ import annotations
+
+from bench import autoscale, first_request
+
+for benchmark in (first_request, autoscale):
+    print(f"\n== {benchmark.__name__}")
+    benchmark.main()

@@ -1,0 +1,173 @@
+"""Every 4xx a client can provoke, each naming what was wrong.
+
+No worker is needed: nothing here gets as far as running. Jobs that must exist
+are sent to a queue no worker consumes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+MEBIBYTE = 1024 * 1024
+IDLE_QUEUE = "nobody-consumes-this"
+VALID = {"startUrls": ["https://example.com/"], "queue": IDLE_QUEUE}
+
+
+def locations(response: httpx.Response) -> list[list[str | int]]:
+    assert response.status_code == 422, response.text
+    return [error["loc"] for error in response.json()["detail"]]
+
+
+@pytest.mark.parametrize(
+    ("body", "loc"),
+    [
+        ({"startUrls": ["not a url"]}, ["body", "startUrls", 0]),
+        ({"startUrls": ["ftp://example.com/file.txt"]}, ["body", "startUrls", 0]),
+        ({"startUrls": ["file:///etc/passwd"]}, ["body", "startUrls", 0]),
+        ({"startUrls": ["javascript:alert(1)"]}, ["body", "startUrls", 0]),
+        ({"startUrls": ["https://example.com/", "gopher://example.com/"]}, ["body", "startUrls", 1]),
+        ({"startUrls": ["http://example.com:99999/"]}, ["body", "startUrls"]),
+        ({"startUrls": ["https://exa mple.com/"]}, ["body", "startUrls", 0]),
+        ({"startUrls": []}, ["body", "startUrls"]),
+        ({}, ["body", "startUrls"]),
+        ({"startUrls": ["https://example.com/"], "maxPages": 0}, ["body", "maxPages"]),
+        ({"startUrls": ["https://example.com/"], "maxPages": -5}, ["body", "maxPages"]),
+        ({"startUrls": ["https://example.com/"], "maxDepth": -1}, ["body", "maxDepth"]),
+        ({"startUrls": ["https://example.com/"], "concurrency": 0}, ["body", "concurrency"]),
+        ({"startUrls": ["https://example.com/"], "timeLimitSeconds": 0}, ["body", "timeLimitSeconds"]),
+        ({"startUrls": ["https://example.com/"], "retries": -1}, ["body", "retries"]),
+        ({"startUrls": ["https://example.com/"], "priority": 10}, ["body", "priority"]),
+        ({"startUrls": ["https://example.com/"], "maxPages": "many"}, ["body", "maxPages"]),
+        ({"startUrls": ["https://example.com/"], "colour": "blue"}, ["body", "colour"]),
+        ({"startUrls": ["https://example.com/"], "extract": {"title": "h1[["}}, ["body", "extract"]),
+        ({"startUrls": ["https://example.com/"], "extract": {"t": "xpath://h1[@"}}, ["body", "extract"]),
+        ({"startUrls": ["https://example.com/"], "extract": {"url": "h1"}}, ["body", "extract"]),
+        ({"startUrls": ["https://example.com/"], "extract": {"9lives": "h1"}}, ["body", "extract", "9lives", "[key]"]),
+        ({"startUrls": ["https://example.com/"], "allowedDomains": ["not a domain"]}, ["body", "allowedDomains", 0]),
+        ({"startUrls": ["https://example.com/"], "queue": "Not_A_Queue"}, ["body", "queue"]),
+    ],
+)
+def test_a_bad_job_spec_is_422_naming_the_field(local_api: httpx.Client, body: dict[str, Any], loc: list[Any]) -> None:
+    assert loc in locations(local_api.post("/v1/jobs", json=body))
+
+
+def test_the_422_says_what_is_wrong_with_a_scheme(local_api: httpx.Client) -> None:
+    response = local_api.post("/v1/jobs", json={"startUrls": ["ftp://example.com/file.txt"]})
+    [error] = response.json()["detail"]
+    assert "pattern" in error["msg"]
+    assert error["input"] == "ftp://example.com/file.txt"
+
+
+def test_an_invalid_selector_is_named_in_the_message(local_api: httpx.Client) -> None:
+    response = local_api.post("/v1/jobs", json={"startUrls": ["https://example.com/"], "extract": {"title": "h1[["}})
+    [error] = response.json()["detail"]
+    assert "title: invalid selector 'h1[['" in error["msg"]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b'{"startUrls": ["https://example.com/"]', b"startUrls=https://example.com/", b'{"startUrls": [,]}'],
+)
+def test_malformed_json_is_422_pointing_into_the_body(local_api: httpx.Client, content: bytes) -> None:
+    response = local_api.post("/v1/jobs", content=content, headers={"Content-Type": "application/json"})
+    [error] = response.json()["detail"]
+    assert response.status_code == 422
+    assert error["type"] == "json_invalid"
+    assert error["loc"][0] == "body"
+
+
+@pytest.mark.parametrize("content", [b"", b"[]", b'"https://example.com/"', b"null"])
+def test_a_body_that_is_not_a_job_object_is_422(local_api: httpx.Client, content: bytes) -> None:
+    response = local_api.post("/v1/jobs", content=content, headers={"Content-Type": "application/json"})
+    assert ["body"] in locations(response)
+
+
+def test_a_body_over_the_limit_is_413_naming_the_limit(local_api: httpx.Client) -> None:
+    padding = "x" * MEBIBYTE
+    response = local_api.post("/v1/jobs", json={**VALID, "extract": {"title": padding}})
+    assert response.status_code == 413
+    assert "1048576 bytes" in response.json()["detail"]
+    assert "CRAWLFLEET_MAX_BODY_BYTES" in response.json()["detail"]
+
+
+def test_a_streamed_body_without_length_is_cut_at_the_limit(local_api: httpx.Client) -> None:
+    def chunks() -> Any:
+        yield b'{"startUrls": ["https://example.com/"], "extract": {"title": "'
+        for _ in range(20):
+            yield b"x" * (64 * 1024)
+        yield b'"}}'
+
+    response = local_api.post("/v1/jobs", content=chunks(), headers={"Content-Type": "application/json"})
+    assert "content-length" not in response.request.headers
+    assert response.status_code == 413
+    assert "1048576 bytes" in response.json()["detail"]
+
+
+def test_the_body_limit_is_a_setting(serve_app: Any) -> None:
+    client = serve_app(max_body_bytes=100)
+    response = client.post("/v1/jobs", json={**VALID, "extract": {"title": "h1.title", "price": "span.price"}})
+    assert response.status_code == 413
+    assert "100 bytes" in response.json()["detail"]
+    assert client.post("/v1/jobs", json=VALID).status_code == 202
+
+
+@pytest.mark.parametrize("key", ["", "has space", "x" * 256, "naïve"])
+def test_a_malformed_idempotency_key_is_422_naming_the_header(local_api: httpx.Client, key: str) -> None:
+    response = local_api.post("/v1/jobs", json=VALID, headers={"Idempotency-Key": key.encode()})
+    assert ["header", "Idempotency-Key"] in locations(response)
+
+
+def test_reusing_an_idempotency_key_for_another_spec_is_409_naming_the_header(local_api: httpx.Client) -> None:
+    headers = {"Idempotency-Key": "order-4711-validation"}
+    first = local_api.post("/v1/jobs", json=VALID, headers=headers)
+    assert first.status_code == 202
+    response = local_api.post("/v1/jobs", json={**VALID, "maxPages": 7}, headers=headers)
+    assert response.status_code == 409
+    assert "Idempotency-Key 'order-4711-validation'" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("limit", ["0", "-1", "1001", "ten", "1.5"])
+def test_an_items_limit_outside_1_to_1000_is_422(local_api: httpx.Client, limit: str) -> None:
+    response = local_api.get("/v1/jobs/any-id/items", params={"limit": limit})
+    assert ["query", "limit"] in locations(response)
+
+
+@pytest.mark.parametrize(
+    "cursor", ["abc", "1-", "-1", "1-2-3", "1.5-0", "١-٢", "99999999999999999999-0", "0-18446744073709551616"]
+)
+def test_a_cursor_that_is_not_a_stream_id_is_422(local_api: httpx.Client, cursor: str) -> None:
+    response = local_api.get("/v1/jobs/any-id/items", params={"cursor": cursor})
+    assert ["query", "cursor"] in locations(response)
+
+
+def test_the_largest_stream_id_is_a_valid_cursor(local_api: httpx.Client) -> None:
+    job_id = local_api.post("/v1/jobs", json=VALID).json()["id"]
+    response = local_api.get(f"/v1/jobs/{job_id}/items", params={"cursor": "18446744073709551615-18446744073709551615"})
+    assert response.status_code == 200
+    assert response.json() == {"items": [], "nextCursor": None}
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/v1/jobs/{id}"),
+        ("GET", "/v1/jobs/{id}/items"),
+        ("GET", "/v1/jobs/{id}/events"),
+        ("DELETE", "/v1/jobs/{id}"),
+    ],
+)
+def test_an_unknown_job_is_404_with_a_message(local_api: httpx.Client, method: str, path: str) -> None:
+    response = local_api.request(method, path.format(id="no-such-job"))
+    assert response.status_code == 404
+    assert response.json() == {"detail": "no job with id 'no-such-job'"}
+
+
+def test_a_job_id_longer_than_any_real_one_is_422(local_api: httpx.Client) -> None:
+    assert ["path", "job_id"] in locations(local_api.get("/v1/jobs/" + "a" * 256))
+
+
+def test_an_unsupported_method_is_405(local_api: httpx.Client) -> None:
+    response = local_api.put("/v1/jobs/some-id", json=VALID)
+    assert response.status_code == 405
