@@ -34,18 +34,24 @@ class Operator:
 
     def __init__(self, plane: ControlPlane, env: dict[str, str], log_path: Path) -> None:
         self.port = free_port()
+        self.metrics_port = free_port()
         self.log_path = log_path
         self.log = log_path.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "crawlfleet_operator", "--namespace", f"{NAMESPACE_PREFIX}*",
              "--liveness", f"http://127.0.0.1:{self.port}/healthz", "--verbose"],
             env={**os.environ, **env, **plane.environment(), "CRAWLFLEET_OPERATOR_STATUS_INTERVAL_SECONDS": "0.5",
-                 "CRAWLFLEET_OPERATOR_SCHEDULE_INTERVAL_SECONDS": "1"},
+                 "CRAWLFLEET_OPERATOR_SCHEDULE_INTERVAL_SECONDS": "1",
+                 "CRAWLFLEET_OPERATOR_METRICS_PORT": str(self.metrics_port)},
             stdout=self.log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip
-        wait_until(self.alive, 60, f"the operator's liveness endpoint (log: {log_path})", interval=0.2)
+        try:
+            wait_until(self.alive, 60, f"the operator's liveness endpoint (log: {log_path})", interval=0.2)
+        except BaseException:
+            self.stop()
+            raise
 
     def alive(self) -> bool:
         if self.process.poll() is not None:
@@ -283,3 +289,15 @@ def test_a_schedule_creates_runs_owned_by_it(operator: Operator, namespace: Name
     assert done["status"]["progress"]["pages"] == 1
     assert namespace.get("minutely")["status"]["lastScheduleTime"]
     assert ("Normal", "RunCreated") in namespace.events("minutely")
+
+
+def test_the_operator_serves_its_autoscaling_metrics(operator: Operator) -> None:
+    with urllib.request.urlopen(f"http://127.0.0.1:{operator.metrics_port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    for name in (
+        "crawlfleet_pool_queued",
+        "crawlfleet_pool_in_flight",
+        "crawlfleet_pool_desired_replicas",
+        "crawlfleet_pool_scale_events_total",
+    ):
+        assert f"# TYPE {name.removesuffix('_total')}" in text, name
