@@ -12,8 +12,10 @@ install:
 redis:
 	@hack/ensure-redis.sh
 
+# Builds kube-apiserver, etcd, kubectl and helm once into ~/.cache/crawlfleet,
+# unless KUBEBUILDER_ASSETS names a directory that has them already.
 control-plane:
-	@hack/build-control-plane.sh >/dev/null
+	@[ -n "$$KUBEBUILDER_ASSETS" ] || hack/build-control-plane.sh >/dev/null
 
 dev: install redis
 	@hack/dev.sh

@@ -23,7 +23,8 @@ STAGING_VERSION="v0.${K8S_VERSION#1.}"
 
 log() { printf '[control-plane] %s\n' "$*" >&2; }
 
-command -v go >/dev/null || { log "Go is required to build the control plane (https://go.dev/dl)"; exit 1; }
+[[ -d /usr/local/go/bin ]] && PATH="$PATH:/usr/local/go/bin"
+command -v go >/dev/null || { log "Go 1.24+ is required to build the control plane (https://go.dev/dl), or set KUBEBUILDER_ASSETS"; exit 1; }
 mkdir -p "$ASSETS" "$BIN"
 
 build_kubernetes() {

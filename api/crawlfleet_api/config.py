@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from pydantic import Field
 
-from pydantic import Field, field_validator
-from pydantic_settings import NoDecode
-
-from crawlfleet_core.settings import Settings
+from crawlfleet_core.settings import CommaSeparatedStrings, Settings
 
 MEBIBYTE = 1024 * 1024
 
@@ -16,7 +13,7 @@ class ApiSettings(Settings):
     """One object for the gateway, so that the job service it builds and the
     limits it enforces come from the same environment (`CRAWLFLEET_*`)."""
 
-    api_tokens: Annotated[list[str], NoDecode] = Field(
+    api_tokens: CommaSeparatedStrings = Field(
         default_factory=list,
         repr=False,
         description="Comma-separated bearer tokens accepted on /v1 routes; empty turns authentication off.",
@@ -27,10 +24,3 @@ class ApiSettings(Settings):
     events_poll_seconds: float = Field(
         0.5, gt=0, le=10, description="How often a job's event stream looks for a change of its status."
     )
-
-    @field_validator("api_tokens", mode="before")
-    @classmethod
-    def _split_tokens(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value

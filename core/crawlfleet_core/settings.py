@@ -6,10 +6,22 @@ import ipaddress
 from functools import lru_cache
 from typing import Annotated
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def split_commas(value: object) -> object:
+    """`a, b,c` in an environment variable is the list [a, b, c]."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+# NoDecode: pydantic-settings would otherwise expect JSON for a list variable.
+CommaSeparatedStrings = Annotated[list[str], NoDecode, BeforeValidator(split_commas)]
+CommaSeparatedNetworks = Annotated[list[Network], NoDecode, BeforeValidator(split_commas)]
 
 
 class Settings(BaseSettings):
@@ -42,7 +54,7 @@ class Settings(BaseSettings):
     items_max_per_job: int = Field(
         100_000, ge=1, description="Most items kept per job; older ones are trimmed from its stream."
     )
-    allowed_networks: Annotated[list[Network], NoDecode] = Field(
+    allowed_networks: CommaSeparatedNetworks = Field(
         default_factory=list,
         description="Comma-separated CIDRs that crawls may reach although private, loopback or link-local.",
     )
@@ -56,13 +68,6 @@ class Settings(BaseSettings):
                 " < CRAWLFLEET_VISIBILITY_TIMEOUT_SECONDS, or a running job could be redelivered"
             )
         return self
-
-    @field_validator("allowed_networks", mode="before")
-    @classmethod
-    def _split_networks(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
 
 
 @lru_cache

@@ -4,13 +4,13 @@ and how they turn into kopf's settings."""
 from __future__ import annotations
 
 import logging
-from typing import Annotated
 
 import kopf
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from crawlfleet_core.resources import GROUP
+from crawlfleet_core.settings import CommaSeparatedStrings
 
 FINALIZER = f"{GROUP}/operator"
 REPORTING_COMPONENT = "crawlfleet-operator"
@@ -21,7 +21,7 @@ class OperatorConfig(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="CRAWLFLEET_OPERATOR_", extra="ignore")
 
-    namespaces: Annotated[list[str], NoDecode] = Field(
+    namespaces: CommaSeparatedStrings = Field(
         default_factory=list, description="Comma-separated namespaces to watch; empty watches all of them."
     )
     liveness_endpoint: str = Field(
@@ -43,13 +43,6 @@ class OperatorConfig(BaseSettings):
     schedule_interval_seconds: float = Field(
         5.0, gt=0, le=60, description="How often scheduled ScrapeJobs are checked for a due run."
     )
-
-    @field_validator("namespaces", mode="before")
-    @classmethod
-    def _split_namespaces(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
 
 
 def configure_kopf(settings: kopf.OperatorSettings, config: OperatorConfig) -> None:
