@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
@@ -24,13 +22,6 @@ class JobAccepted(ApiModel):
     id: str = Field(description="The job id, which is also its Celery task id.")
     state: JobState = Field(description="The job's state now; PENDING for a new job.")
     links: JobLinks
-
-
-class ItemsPage(ApiModel):
-    items: list[dict[str, Any]] = Field(description="Items in the order they were scraped: `url` plus the fields.")
-    next_cursor: str | None = Field(
-        description="Pass as `cursor` for the next page; null when this page ends at the last item stored so far."
-    )
 
 
 class Problem(ApiModel):

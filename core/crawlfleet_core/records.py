@@ -43,6 +43,21 @@ class JobRecord(BaseModel):
     progress: Progress = Field(default_factory=Progress)
 
 
+class ItemsPage(BaseModel):
+    """A page of a job's items and where the next page starts.
+
+    The cursor is a position, not a promise of more: a client reading a running
+    job keeps the last `nextCursor` and asks again later for what came since."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    items: list[dict[str, Any]] = Field(description="Items in the order they were scraped: `url` plus the fields.")
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` to read on after this page; null only before the job's first item."
+    )
+    has_more: bool = Field(description="Whether more items are stored after this page right now.")
+
+
 TIMESTAMPS = ("published_at", "received_at", "started_at", "finished_at", "revoked_at")
 
 
@@ -107,11 +122,13 @@ class JobStore:
         pipe.expire(key, self.ttl_seconds)
         pipe.execute()
 
-    def read_items(self, job_id: str, cursor: str | None, limit: int) -> tuple[list[dict[str, Any]], str | None]:
-        """Up to `limit` items after `cursor`, and the cursor of the next page (None at the end)."""
+    def read_items(self, job_id: str, cursor: str | None, limit: int) -> ItemsPage:
+        """Up to `limit` items after `cursor`."""
         start = f"({cursor}" if cursor else "-"
         entries = self.client.xrange(keys.job_items(job_id), min=start, max="+", count=limit + 1)
         page = entries[:limit]
-        items = [json.loads(fields["item"]) for _, fields in page]
-        next_cursor = page[-1][0] if len(entries) > limit else None
-        return items, next_cursor
+        return ItemsPage(
+            items=[json.loads(fields["item"]) for _, fields in page],
+            next_cursor=page[-1][0] if page else cursor,
+            has_more=len(entries) > limit,
+        )

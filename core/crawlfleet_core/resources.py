@@ -17,10 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticUndefined
 
+from crawlfleet_core.conditions import Condition
 from crawlfleet_core.jobs import JobSpec
 from crawlfleet_core.records import Progress
 from crawlfleet_core.states import JobState
-from crawlfleet_core.workerpools import Condition
 
 GROUP = "crawlfleet.io"
 VERSION = "v1alpha1"

@@ -25,8 +25,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from crawlfleet_core.conditions import Condition
 from crawlfleet_core.queues import QueueDepth
-from crawlfleet_core.workerpools import Condition, ScalePolicy, WorkerPoolSpec
+from crawlfleet_core.workerpools import ScalePolicy, WorkerPoolSpec
 
 # Condition types of a WorkerPool.
 QUEUE_READABLE = "QueueReadable"

@@ -25,9 +25,10 @@ from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 from pydantic import ValidationError
 
+from crawlfleet_core.conditions import Condition
 from crawlfleet_core.queues import QueueDepth, QueueGauge, broker_client
 from crawlfleet_core.settings import get_settings
-from crawlfleet_core.workerpools import Condition, WorkerPoolSpec, WorkerPoolStatus
+from crawlfleet_core.workerpools import WorkerPoolSpec, WorkerPoolStatus
 from crawlfleet_operator import cluster, metrics
 from crawlfleet_operator.autoscaling import (
     QUEUE_READABLE,

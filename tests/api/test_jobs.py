@@ -41,7 +41,7 @@ def all_items(api: httpx.Client, job_id: str, limit: int) -> tuple[list[dict[str
         pages += 1
         items += response.json()["items"]
         cursor = response.json()["nextCursor"]
-        if cursor is None:
+        if not response.json()["hasMore"]:
             return items, pages
 
 
@@ -201,3 +201,21 @@ def test_an_unreachable_job_store_is_503_on_every_job_route(serve_app: ServeApp,
     ]
     assert [response.status_code for response in responses] == [503] * len(responses)
     assert all("unreachable" in response.json()["detail"] for response in responses)
+
+
+def test_items_of_a_running_job_are_read_on_from_the_last_cursor(
+    api: httpx.Client, celery_worker: CeleryWorker, website: Website
+) -> None:
+    """A client following a live crawl keeps its place: no item twice, none lost."""
+    spec = {"startUrls": [website.url("/slow/0")], "maxDepth": 100, "maxPages": 5, "concurrency": 1, "extract": EXTRACT}
+    job_id = submit(api, spec)["id"]
+    wait_for_state(api, job_id, lambda body: body["progress"]["items"] >= 1, 30, "a first item")
+    first = api.get(f"/v1/jobs/{job_id}/items").json()
+    assert first["items"] and first["nextCursor"] is not None
+    wait_for_state(api, job_id, state_is(*FINISHED), 30, "the end")
+    rest = api.get(f"/v1/jobs/{job_id}/items", params={"cursor": first["nextCursor"]}).json()
+    urls = [item["url"] for item in first["items"] + rest["items"]]
+    assert sorted(urls) == sorted(website.url(f"/slow/{i}") for i in range(5))
+    assert rest["hasMore"] is False
+    after = api.get(f"/v1/jobs/{job_id}/items", params={"cursor": rest["nextCursor"]}).json()
+    assert after == {"items": [], "nextCursor": rest["nextCursor"], "hasMore": False}

@@ -146,7 +146,7 @@ def test_the_largest_stream_id_is_a_valid_cursor(local_api: httpx.Client) -> Non
     job_id = local_api.post("/v1/jobs", json=VALID).json()["id"]
     response = local_api.get(f"/v1/jobs/{job_id}/items", params={"cursor": "18446744073709551615-18446744073709551615"})
     assert response.status_code == 200
-    assert response.json() == {"items": [], "nextCursor": None}
+    assert response.json() == {"items": [], "nextCursor": "18446744073709551615-18446744073709551615", "hasMore": False}
 
 
 @pytest.mark.parametrize(

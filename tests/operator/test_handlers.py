@@ -169,7 +169,7 @@ def test_scrapejob_runs_to_success_with_exact_counts(
     assert status["observedGeneration"] == done["metadata"]["generation"]
     assert conditions(done) == {"Ready": "True", "Running": "False", "Succeeded": "True", "Suspended": "False"}
     assert status["startedAt"] <= status["finishedAt"]
-    items, _ = job_service.store.read_items(status["jobId"], None, 100)
+    items = job_service.store.read_items(status["jobId"], None, 100).items
     assert sorted(item["title"] for item in items) == sorted(f"Page {i}" for i in range(15))
     table = namespace.plane.kubectl("get", "sj", "pages", "-n", namespace.name).stdout.split()
     assert table[:5] == ["NAME", "PHASE", "PAGES", "ITEMS", "PROGRESS"]

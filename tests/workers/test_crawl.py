@@ -34,8 +34,9 @@ def test_crawl_of_the_site_gives_exact_pages_and_items(
     assert status.result["errors"] == 0
     assert status.progress.pages == 15 and status.progress.items == 15 and status.progress.percent == 100.0
     assert status.started_at is not None and status.finished_at is not None
-    items, cursor = job_service.store.read_items(watch.job_id, None, 100)
-    assert cursor is None
+    page = job_service.store.read_items(watch.job_id, None, 100)
+    assert not page.has_more
+    items = page.items
     by_url = {item["url"]: item for item in items}
     assert len(by_url) == 15
     assert by_url[website.url("/page/7")] == {"url": website.url("/page/7"), "title": "Page 7", "price": "70"}
@@ -64,7 +65,7 @@ def test_max_pages_keeps_the_pages_nearest_the_start(
     watch = run(job_service, spec(startUrls=[website.url("/page/0")], maxPages=5, concurrency=1))
     assert watch.last is not None and watch.last.result is not None
     assert watch.last.result["pages"] == 5
-    items, _ = job_service.store.read_items(watch.job_id, None, 100)
+    items = job_service.store.read_items(watch.job_id, None, 100).items
     assert sorted(item["url"] for item in items) == sorted(website.url(f"/page/{i}") for i in range(5))
 
 
@@ -105,7 +106,7 @@ def test_a_crawl_past_its_time_limit_ends_cleanly_with_what_it_got(
     assert status.state is JobState.SUCCESS
     assert status.result["finish_reason"] == "closespider_timeout"
     assert 1 <= status.result["pages"] < 10
-    items, _ = job_service.store.read_items(watch.job_id, None, 100)
+    items = job_service.store.read_items(watch.job_id, None, 100).items
     assert len(items) == status.result["items"] >= 1
 
 

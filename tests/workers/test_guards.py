@@ -57,7 +57,7 @@ def test_redirects_to_other_schemes_fetch_nothing(
     job = spec(startUrls=[start], extract={"title": "h1.title::text", "body": "xpath://body//text()"}, retries=0)
     watch = Watch(job_service, job_service.submit(job))
     final = watch.finished(30)
-    items, _ = job_service.store.read_items(watch.job_id, None, 10)
+    items = job_service.store.read_items(watch.job_id, None, 10).items
     assert items == []
     assert final.state is JobState.FAILURE
     assert final.progress.pages == 0

@@ -62,7 +62,7 @@ def test_a_crashed_crawl_is_retried_with_backoff_and_finishes(
     final = watch.finished(60)
     assert final.state is JobState.SUCCESS, final.error
     assert final.progress.pages == 4
-    items, _ = job_service.store.read_items(watch.job_id, None, 100)
+    items = job_service.store.read_items(watch.job_id, None, 100).items
     assert len(items) == 4, "items of the crashed attempt were kept twice"
     assert worker.process.poll() is None
 
@@ -90,7 +90,7 @@ def test_a_worker_killed_mid_crawl_loses_no_job(
     final = watch.finished(90)
     assert final.state is JobState.SUCCESS, final.error
     assert final.progress.pages == 4
-    items, _ = job_service.store.read_items(watch.job_id, None, 100)
+    items = job_service.store.read_items(watch.job_id, None, 100).items
     assert len(items) == 4
 
 

@@ -22,8 +22,9 @@ from crawlfleet_api.deps import (
 )
 from crawlfleet_api.errors import UNAVAILABLE_ERRORS
 from crawlfleet_api.idempotency import IDEMPOTENCY_KEY_PATTERN, IdempotencyConflictError, IdempotencyKeys
-from crawlfleet_api.schemas import ItemsPage, JobAccepted, JobLinks, Problem
+from crawlfleet_api.schemas import JobAccepted, JobLinks, Problem
 from crawlfleet_core.jobs import JobSpec
+from crawlfleet_core.records import ItemsPage
 from crawlfleet_core.states import JobState
 from crawlfleet_core.submission import CancelConflictError, JobService, JobStatus
 
@@ -193,9 +194,8 @@ def read_items(job_id: JobId, service: JobServiceDep, cursor: Cursor = None, lim
     if service.record(job_id) is None:
         raise job_not_found(job_id)
     if cursor == LAST_STREAM_ID:
-        return ItemsPage(items=[], next_cursor=None)
-    items, next_cursor = service.store.read_items(job_id, cursor, limit)
-    return ItemsPage(items=items, next_cursor=next_cursor)
+        return ItemsPage(items=[], next_cursor=cursor, has_more=False)
+    return service.store.read_items(job_id, cursor, limit)
 
 
 @router.delete(
