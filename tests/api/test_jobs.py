@@ -46,9 +46,7 @@ def all_items(api: httpx.Client, job_id: str, limit: int) -> tuple[list[dict[str
 
 
 def test_a_crawl_from_submission_to_items(api: httpx.Client, celery_worker: CeleryWorker, website: Website) -> None:
-    started = time.perf_counter()
     response = api.post("/v1/jobs", json={"startUrls": [website.url("/page/0")], "extract": EXTRACT})
-    submit_seconds = time.perf_counter() - started
     assert response.status_code == 202, response.text
     accepted = response.json()
     job_id = accepted["id"]
@@ -59,7 +57,6 @@ def test_a_crawl_from_submission_to_items(api: httpx.Client, celery_worker: Cele
         "events": f"/v1/jobs/{job_id}/events",
     }
     assert response.headers["Location"] == f"/v1/jobs/{job_id}"
-    assert submit_seconds < 1.0, f"submission took {submit_seconds:.3f}s"
 
     final = wait_for_state(api, job_id, state_is(*FINISHED), what="a finished state")
     assert final["state"] == "SUCCESS", final["error"]
