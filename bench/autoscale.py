@@ -8,19 +8,35 @@ Redis and the real operator process. Prints figures; never pass/fail.
    broker's unacked hash (what 500 busy workers of concurrency 4 leave there): the
    operator's CPU and RSS, and Redis' CPU, over 30 s.
 
+Against a baseline measured in the same run, standing in for KEDA's Redis-lists
+scaler as teams deploy it (KEDA itself cannot run here): the same operator and API
+server, with pools polling every 30 s, KEDA's default `pollingInterval`. Its
+reaction is measured over 5 trials, each on a fresh pool at zero, landing at a
+random phase of the 30 s poll (one in each fifth of it, so that 5 trials average
+over the period). It is generous to KEDA, which at zero only activates the
+Deployment (0 -> 1) and leaves 1 -> N to the HorizontalPodAutoscaler's next sync.
+
+And one correctness figure: a pool whose tasks were all taken by workers (its list
+empty, its tasks in the broker's unacked hash), where our rule keeps the workers
+and a rule that counts only the list length, as KEDA's does, wants minReplicas. It
+is set up before the baseline's trials and read after them, so it adds no waiting.
+
 Run: `python -m bench.autoscale` (or through `python -m bench`)."""
 
 from __future__ import annotations
 
 import http.client
 import json
+import math
 import random
 import ssl
 import statistics
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -35,6 +51,10 @@ TRIALS = 20
 POOLS = 50
 IN_FLIGHT_ENTRIES = 2000
 COST_SECONDS = 30.0
+BASELINE_TRIALS = 5
+BASELINE_POLL_SECONDS = 30  # KEDA's default pollingInterval
+TASKS_PER_TRIAL = 3
+BUSY_POOL = "busy"  # the correctness pool: its queue and Deployment have this name too
 
 
 class ScaleReader:
@@ -127,6 +147,129 @@ def reaction_times(plane: ControlPlane, redis: RedisServer, settings: Settings) 
     return times
 
 
+def pool_status(plane: ControlPlane, namespace: str, name: str) -> dict[str, Any]:
+    result = plane.kubectl("get", "workerpool", name, "-n", namespace, "-o", "json")
+    return dict(json.loads(result.stdout).get("status", {}))
+
+
+def wait_for_status(
+    plane: ControlPlane, namespace: str, name: str, ready: Callable[[dict[str, Any]], bool], timeout: float = 30
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = pool_status(plane, namespace, name)
+        if ready(status):
+            return status
+        time.sleep(0.2)
+    raise TimeoutError(f"{namespace}/{name}'s status never got there: {status}")
+
+
+def baseline_pools(plane: ControlPlane) -> str:
+    """A namespace with one pool at zero per baseline trial, polling every 30 s, and the
+    correctness pool (polling every second, like ours); returns it once every pool
+    has made its first poll, so that no trial is caught by a daemon's start."""
+    namespace = f"bench-{uuid.uuid4().hex[:6]}"
+    plane.kubectl("create", "namespace", namespace)
+    manifests: list[dict[str, object]] = []
+    common = {"tasksPerReplica": 1, "maxReplicas": 5, "scaleDown": {"stabilizationWindowSeconds": 0}}
+    for index in range(BASELINE_TRIALS):
+        name = f"baseline-{index}"
+        manifests += [deployment(name, 0), pool(name, name, pollIntervalSeconds=BASELINE_POLL_SECONDS, **common)]
+    manifests += [deployment(BUSY_POOL, 0), pool(BUSY_POOL, BUSY_POOL, minReplicas=0, **common)]
+    apply(plane, namespace, *manifests)
+    for index in range(BASELINE_TRIALS):
+        wait_for_status(plane, namespace, f"baseline-{index}", lambda status: bool(status.get("conditions")))
+    wait_for_status(plane, namespace, BUSY_POOL, lambda status: bool(status.get("conditions")))
+    return namespace
+
+
+def take_busy_tasks(plane: ControlPlane, redis: RedisServer, settings: Settings, namespace: str) -> list[str]:
+    """Tasks land in the busy pool's queue, it scales up, then workers take every task:
+    as kombu does on delivery, each message leaves the list for the unacked hash (one
+    transaction here, so no poll sees neither). Returns the delivery tags."""
+    app, reader, broker = create_celery_app(settings), ScaleReader(plane), redis.client(0)
+    for _ in range(TASKS_PER_TRIAL):
+        app.send_task(SLEEP_TASK, kwargs={"seconds": 1}, queue=BUSY_POOL)
+    reader.wait(namespace, BUSY_POOL, TASKS_PER_TRIAL)
+    messages = broker.lrange(BUSY_POOL, 0, -1)
+    entries = {uuid.uuid4().hex: json.dumps([json.loads(m), BUSY_POOL, BUSY_POOL]) for m in messages}
+    with broker.pipeline(transaction=True) as transaction:
+        transaction.delete(*queue_lists(BUSY_POOL))
+        transaction.hset("unacked", mapping=entries)
+        transaction.execute()
+    return list(entries)
+
+
+def busy_figures(plane: ControlPlane, redis: RedisServer, namespace: str) -> dict[str, int]:
+    """What the busy pool's status says, and what a waiting-only rule would want from
+    what KEDA's Redis-lists scaler reads: `LLEN` of the queue's list."""
+    status = wait_for_status(plane, namespace, BUSY_POOL, lambda status: status.get("inFlight") == TASKS_PER_TRIAL)
+    spec = json.loads(plane.kubectl("get", "workerpool", BUSY_POOL, "-n", namespace, "-o", "json").stdout)["spec"]
+    listed = int(redis.client(0).llen(BUSY_POOL))
+    waiting_only = min(max(math.ceil(listed / spec["tasksPerReplica"]), spec["minReplicas"]), spec["maxReplicas"])
+    return {
+        "queued": int(status["queued"]),
+        "in_flight": int(status["inFlight"]),
+        "desired": int(status["desiredReplicas"]),
+        "replicas": ScaleReader(plane).replicas(namespace, BUSY_POOL),
+        "listed": listed,
+        "waiting_only": waiting_only,
+        "min_replicas": spec["minReplicas"],
+    }
+
+
+def baseline_reaction_times(plane: ControlPlane, redis: RedisServer, settings: Settings, namespace: str) -> list[float]:
+    """One trial per baseline pool, one after the other, each landing at its own
+    random phase of the 30 s poll (stratified: one in each fifth of the period)."""
+    period = BASELINE_POLL_SECONDS
+    phases = sorted((index + random.random()) * period / BASELINE_TRIALS for index in range(BASELINE_TRIALS))
+    # Begin with the next phase still ahead on the clock, so the first trial waits no extra period;
+    # each later one lands in the period after the previous trial's reaction.
+    ahead = next((i for i, phase in enumerate(phases) if phase > time.time() % period + 0.5), 0)
+    phases = phases[ahead:] + phases[:ahead]
+    app, reader, broker = create_celery_app(settings), ScaleReader(plane), redis.client(0)
+    times = []
+    for index, phase in enumerate(phases):
+        name = f"baseline-{index}"
+        now = time.time()
+        land = now - now % period + phase  # the daemons poll on the wall clock's beat
+        if land < now + 0.2:
+            land += period
+        time.sleep(land - time.time())
+        started = time.monotonic()
+        for _ in range(TASKS_PER_TRIAL):
+            app.send_task(SLEEP_TASK, kwargs={"seconds": 1}, queue=name)
+        times.append(reader.wait(namespace, name, TASKS_PER_TRIAL, timeout=period + 10) - started)
+        broker.delete(*queue_lists(name))
+    return times
+
+
+def compare_with_baseline(
+    plane: ControlPlane, redis: RedisServer, settings: Settings, ours: list[float]
+) -> tuple[str, str]:
+    """The baseline's line and the correctness line; the baseline's pools are gone after."""
+    namespace = baseline_pools(plane)
+    tags = take_busy_tasks(plane, redis, settings, namespace)
+    baseline = baseline_reaction_times(plane, redis, settings, namespace)
+    busy = busy_figures(plane, redis, namespace)
+    # Stop their daemons and take the in-flight entries back, so neither weighs on the cost figures.
+    plane.kubectl("delete", "workerpools", "--all", "-n", namespace)
+    redis.client(0).hdel("unacked", *tags)
+    ratio = statistics.median(baseline) / statistics.median(ours)
+    baseline_line = (
+        f"baseline (poll every {BASELINE_POLL_SECONDS} s, KEDA's default; {BASELINE_TRIALS} trials at random "
+        f"phases of the poll): p50 {statistics.median(baseline):.3f} s, min {min(baseline):.3f} s, "
+        f"max {max(baseline):.3f} s  → ours is {ratio:.0f}× faster at p50"
+    )
+    correctness_line = (
+        f"in flight with an empty list (pool status: {busy['queued']} waiting, {busy['in_flight']} in flight): "
+        f"ours desires {busy['desired']} replicas (Deployment at {busy['replicas']}); a waiting-only rule "
+        f"(KEDA's, LLEN {busy['listed']}) would want {busy['waiting_only']} "
+        f"(minReplicas {busy['min_replicas']}), stopping busy workers"
+    )
+    return baseline_line, correctness_line
+
+
 def polling_cost(plane: ControlPlane, redis: RedisServer, operator: PoolOperator) -> tuple[float, float, float]:
     namespace = f"bench-{uuid.uuid4().hex[:6]}"
     plane.kubectl("create", "namespace", namespace)
@@ -181,6 +324,8 @@ def main() -> None:
                 f"autoscale reaction (tasks landed -> Deployment spec.replicas patched, poll 1 s, {TRIALS} trials): "
                 f"p50 {statistics.median(times):.3f} s, p95 {percentile(times, 0.95):.3f} s, max {max(times):.3f} s"
             )
+            for line in compare_with_baseline(plane, redis, settings, times):
+                print(line)
             operator_cpu, rss, redis_cpu = polling_cost(plane, redis, operator)
             print(
                 f"autoscale cost ({POOLS} pools polling every 1 s, {IN_FLIGHT_ENTRIES} unacked entries of 1 KB): "
