@@ -113,6 +113,9 @@ class JobStore:
             **{name: datetime.fromisoformat(fields[name]) for name in TIMESTAMPS if name in fields},
         )
 
+    def clear_items(self, job_id: str) -> None:
+        self.client.delete(keys.job_items(job_id))
+
     def append_items(self, job_id: str, items: list[dict[str, Any]]) -> None:
         """Add items to the job's stream, bounded in length and kept as long as the record."""
         key = keys.job_items(job_id)

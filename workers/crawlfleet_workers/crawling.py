@@ -46,7 +46,7 @@ PR_SET_PDEATHSIG = 1
 def scrapy_settings(spec: JobSpec, settings: Settings) -> dict[str, Any]:
     return {
         "BOT_NAME": "crawlfleet",
-        "USER_AGENT": "crawlfleet/0.1 (+https://crawlfleet.io/bot)",
+        "USER_AGENT": "crawlfleet/0.1",
         "ROBOTSTXT_OBEY": spec.obey_robots_txt,
         "CONCURRENT_REQUESTS": spec.concurrency,
         "CONCURRENT_REQUESTS_PER_DOMAIN": spec.concurrency,

@@ -8,7 +8,6 @@ from typing import Any
 from celery import Task, states
 from celery.exceptions import Ignore
 
-from crawlfleet_core import keys
 from crawlfleet_core.celery_app import CRAWL_TASK, SLEEP_TASK
 from crawlfleet_core.failures import CrawlCrashedError, CrawlFailedError, CrawlTimedOutError
 from crawlfleet_core.jobs import JobSpec
@@ -34,7 +33,7 @@ def crawl(self: Task[Any, Any], spec_json: dict[str, Any]) -> dict[str, Any]:
         raise Ignore()
     # A redelivered or retried job crawls again from the start; drop the items
     # of the attempt that did not finish so none is counted twice.
-    store.client.delete(keys.job_items(job_id))
+    store.clear_items(job_id)
 
     def report(progress: Progress) -> None:
         store.set_progress(job_id, progress)
