@@ -25,7 +25,7 @@ dev-k8s: install redis control-plane
 
 # Regenerate the CRDs from the pydantic models and copy them into the chart.
 crds: install
-	$(BIN)/python -m crawlfleet_core.crds
+	$(BIN)/python -m crawlfleet_core.resources.crds
 	hack/sync-chart-crds.sh
 
 lint: install

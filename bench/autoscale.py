@@ -41,8 +41,8 @@ from typing import Any
 import psutil
 
 from crawlfleet_core.celery_app import SLEEP_TASK, create_celery_app
-from crawlfleet_core.keys import queue_lists
 from crawlfleet_core.settings import Settings
+from crawlfleet_core.store.keys import queue_lists
 from tests.harness.control_plane import ControlPlane
 from tests.harness.pool_operator import PoolOperator, install_workerpool_crd
 from tests.harness.redis_server import RedisServer

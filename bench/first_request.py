@@ -15,9 +15,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from crawlfleet_core.jobs import JobSpec
+from crawlfleet_core.model.jobs import JobSpec
+from crawlfleet_core.service import JobService
 from crawlfleet_core.settings import Settings
-from crawlfleet_core.submission import JobService
 from tests.harness.celery_worker import CeleryWorker
 from tests.harness.redis_server import RedisServer
 from tests.harness.website import Website

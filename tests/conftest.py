@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from crawlfleet_core.service import JobService
 from crawlfleet_core.settings import Settings
-from crawlfleet_core.submission import JobService
 from tests.harness.celery_worker import CeleryWorker
 from tests.harness.redis_server import RedisServer
 from tests.harness.website import Website

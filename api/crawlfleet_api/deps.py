@@ -13,7 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from crawlfleet_api.config import ApiSettings
 from crawlfleet_api.idempotency import IdempotencyKeys
 from crawlfleet_api.metrics import ApiMetrics
-from crawlfleet_core.submission import JobService
+from crawlfleet_core.service import JobService
 
 # Without tokens configured every caller is this one, so idempotency keys still
 # have a scope to live in.

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import redis
 
-from crawlfleet_core import keys
-from crawlfleet_core.jobs import JobSpec
+from crawlfleet_core.model.jobs import JobSpec
+from crawlfleet_core.store import keys
 
 # Fixed forever: changing it would give every repeated request a new job.
 JOB_ID_NAMESPACE = uuid.UUID("6c1d2f0e-8f0a-4c55-9a4e-3b0f6f1d7a21")

@@ -19,7 +19,7 @@ from crawlfleet_api.errors import install_error_handlers
 from crawlfleet_api.idempotency import IdempotencyKeys
 from crawlfleet_api.metrics import ApiMetrics, MetricsMiddleware
 from crawlfleet_api.routes import health, jobs, metrics
-from crawlfleet_core.submission import JobService
+from crawlfleet_core.service import JobService
 
 logger = logging.getLogger("crawlfleet_api")
 

@@ -2,34 +2,30 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import Field
 
-from crawlfleet_core.states import JobState
-
-
-class ApiModel(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+from crawlfleet_core.model.base import CamelModel
+from crawlfleet_core.model.states import JobState
 
 
-class JobLinks(ApiModel):
+class JobLinks(CamelModel):
     self_: str = Field(alias="self", description="The job's status.")
     items: str = Field(description="The job's items, a page at a time.")
     events: str = Field(description="A Server-Sent Events stream of the job's status changes.")
 
 
-class JobAccepted(ApiModel):
+class JobAccepted(CamelModel):
     id: str = Field(description="The job id, which is also its Celery task id.")
     state: JobState = Field(description="The job's state now; PENDING for a new job.")
     links: JobLinks
 
 
-class Problem(ApiModel):
+class Problem(CamelModel):
     """The body of every error answer except 422, whose `detail` lists the fields at fault."""
 
     detail: str
 
 
-class Readiness(ApiModel):
+class Readiness(CamelModel):
     status: str = Field(description="`ready`, or `unavailable` when a Redis database can't be reached.")
     checks: dict[str, str] = Field(description="Each Redis database the API needs, and `ok` or the error.")

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from celery import Celery
 
-from crawlfleet_core.keys import PRIORITY_SEPARATOR, PRIORITY_STEPS
 from crawlfleet_core.settings import Settings
+from crawlfleet_core.store.keys import PRIORITY_SEPARATOR, PRIORITY_STEPS
 
 CRAWL_TASK = "crawlfleet.crawl"
 SLEEP_TASK = "crawlfleet.sleep"

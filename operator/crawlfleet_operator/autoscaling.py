@@ -25,9 +25,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from crawlfleet_core.conditions import Condition
-from crawlfleet_core.queues import QueueDepth
-from crawlfleet_core.workerpools import ScalePolicy, WorkerPoolSpec
+from crawlfleet_core.model.conditions import Condition
+from crawlfleet_core.resources.workerpools import ScalePolicy, WorkerPoolSpec
+from crawlfleet_core.store.queues import QueueDepth
 
 # Condition types of a WorkerPool.
 QUEUE_READABLE = "QueueReadable"

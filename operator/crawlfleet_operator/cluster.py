@@ -8,7 +8,8 @@ from typing import Any
 
 from kubernetes_asyncio import client, config
 
-from crawlfleet_core.resources import API_VERSION, GROUP, VERSION, ScrapeJobPhase
+from crawlfleet_core.resources import API_VERSION, GROUP, VERSION
+from crawlfleet_core.resources.scrapejobs import ScrapeJobPhase
 from crawlfleet_operator.schedules import SCHEDULE_LABEL, Run
 
 PLURAL = "scrapejobs"

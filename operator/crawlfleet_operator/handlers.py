@@ -13,9 +13,10 @@ from typing import Any
 import kopf
 from pydantic import ValidationError
 
-from crawlfleet_core.resources import GROUP, VERSION, ScrapeJobPhase, ScrapeJobSpec, ScrapeJobStatus
+from crawlfleet_core.resources import GROUP, VERSION
+from crawlfleet_core.resources.scrapejobs import ScrapeJobPhase, ScrapeJobSpec, ScrapeJobStatus
+from crawlfleet_core.service import CancelConflictError, JobService
 from crawlfleet_core.settings import get_settings
-from crawlfleet_core.submission import CancelConflictError, JobService
 from crawlfleet_operator import cluster, schedules, scrapejobs
 from crawlfleet_operator.config import OperatorConfig, configure_kopf
 from crawlfleet_operator.metrics import start_metrics_server

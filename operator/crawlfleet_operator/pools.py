@@ -25,10 +25,11 @@ from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 from pydantic import ValidationError
 
-from crawlfleet_core.conditions import Condition
-from crawlfleet_core.queues import QueueDepth, QueueGauge, broker_client
+from crawlfleet_core.model.conditions import Condition
+from crawlfleet_core.resources import GROUP, VERSION
+from crawlfleet_core.resources.workerpools import WorkerPoolSpec, WorkerPoolStatus
 from crawlfleet_core.settings import get_settings
-from crawlfleet_core.workerpools import WorkerPoolSpec, WorkerPoolStatus
+from crawlfleet_core.store.queues import QueueDepth, QueueGauge, broker_client
 from crawlfleet_operator import cluster, metrics
 from crawlfleet_operator.autoscaling import (
     QUEUE_READABLE,
@@ -41,8 +42,6 @@ from crawlfleet_operator.autoscaling import (
     with_condition,
 )
 
-GROUP = "crawlfleet.io"
-VERSION = "v1alpha1"
 PLURAL = "workerpools"
 DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"
 STATUS_REFRESH_SECONDS = 5.0

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from crawlfleet_core.conditions import MAX_REASON_MESSAGE_LENGTH, Condition
-from crawlfleet_core.resources import ScrapeJobPhase, ScrapeJobSpec, ScrapeJobStatus
-from crawlfleet_core.states import JobState
-from crawlfleet_core.submission import JobStatus
+from crawlfleet_core.model.conditions import MAX_REASON_MESSAGE_LENGTH, Condition
+from crawlfleet_core.model.states import JobState
+from crawlfleet_core.model.status import JobStatus
+from crawlfleet_core.resources.scrapejobs import ScrapeJobPhase, ScrapeJobSpec, ScrapeJobStatus
 
 PHASES = {
     JobState.PENDING: ScrapeJobPhase.QUEUED,

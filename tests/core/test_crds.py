@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from crawlfleet_core import crds
+from crawlfleet_core.resources import crds
 from tests.harness.control_plane import ControlPlane
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -19,7 +19,7 @@ CRD_DIR = REPO_ROOT / "manifests" / "crds"
 
 
 def test_committed_crds_are_what_the_models_generate() -> None:
-    assert crds.main([str(CRD_DIR), "--check"]) == 0, "run `python -m crawlfleet_core.crds`"
+    assert crds.main([str(CRD_DIR), "--check"]) == 0, "run `python -m crawlfleet_core.resources.crds`"
     assert sorted(path.name for path in CRD_DIR.glob("*.crawlfleet.io.yaml")) == sorted(crds.rendered())
 
 

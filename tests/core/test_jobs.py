@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from crawlfleet_core.jobs import JobSpec, selector_xpath
+from crawlfleet_core.model.jobs import JobSpec, selector_xpath
 
 
 def test_defaults_and_camel_case_round_trip() -> None:

@@ -11,9 +11,9 @@ import pytest
 import redis
 
 from crawlfleet_core.celery_app import SLEEP_TASK
-from crawlfleet_core.keys import queue_lists
-from crawlfleet_core.queues import QueueDepth, QueueGauge, broker_client
-from crawlfleet_core.submission import JobService
+from crawlfleet_core.service import JobService
+from crawlfleet_core.store.keys import queue_lists
+from crawlfleet_core.store.queues import QueueDepth, QueueGauge, broker_client
 from tests.harness.celery_worker import CeleryWorker
 from tests.harness.ports import wait_until
 from tests.harness.redis_server import RedisServer

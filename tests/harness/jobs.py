@@ -4,9 +4,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from crawlfleet_core.jobs import JobSpec
-from crawlfleet_core.states import JobState
-from crawlfleet_core.submission import JobService, JobStatus
+from crawlfleet_core.model.jobs import JobSpec
+from crawlfleet_core.model.states import JobState
+from crawlfleet_core.model.status import JobStatus
+from crawlfleet_core.service import JobService
 
 
 def spec(**fields: Any) -> JobSpec:

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from crawlfleet_core.queues import QueueDepth
-from crawlfleet_core.workerpools import ScalePolicy, WorkerPoolSpec
+from crawlfleet_core.resources.workerpools import ScalePolicy, WorkerPoolSpec
+from crawlfleet_core.store.queues import QueueDepth
 from crawlfleet_operator.autoscaling import (
     QUEUE_READABLE,
     Decision,

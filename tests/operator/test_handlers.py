@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from crawlfleet_core.states import JobState
-from crawlfleet_core.submission import JobService
+from crawlfleet_core.model.states import JobState
+from crawlfleet_core.service import JobService
 from tests.harness.celery_worker import CeleryWorker
 from tests.harness.control_plane import ControlPlane
 from tests.harness.ports import free_port, wait_until

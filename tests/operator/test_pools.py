@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from crawlfleet_core.celery_app import SLEEP_TASK
-from crawlfleet_core.submission import JobService
+from crawlfleet_core.service import JobService
 from tests.harness.celery_worker import CeleryWorker
 from tests.harness.control_plane import ControlPlane
 from tests.harness.pool_operator import PoolOperator, install_workerpool_crd

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
-from crawlfleet_core.resources import ScrapeJobSpec
+from crawlfleet_core.resources.scrapejobs import ScrapeJobSpec
 from crawlfleet_operator import schedules
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)

@@ -6,10 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from crawlfleet_core.records import Progress
-from crawlfleet_core.resources import ScrapeJobPhase, ScrapeJobSpec, ScrapeJobStatus
-from crawlfleet_core.states import JobState
-from crawlfleet_core.submission import JobStatus
+from crawlfleet_core.model.states import JobState
+from crawlfleet_core.model.status import JobStatus, Progress
+from crawlfleet_core.resources.scrapejobs import ScrapeJobPhase, ScrapeJobSpec, ScrapeJobStatus
 from crawlfleet_operator import scrapejobs
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)

@@ -6,8 +6,8 @@ from urllib.parse import quote
 
 import pytest
 
-from crawlfleet_core.states import JobState
-from crawlfleet_core.submission import JobService
+from crawlfleet_core.model.states import JobState
+from crawlfleet_core.service import JobService
 from tests.harness.celery_worker import CeleryWorker
 from tests.harness.jobs import Watch, spec
 from tests.harness.website import Website

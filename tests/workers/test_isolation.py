@@ -8,9 +8,9 @@ import time
 
 import psutil
 
-from crawlfleet_core.jobs import JobSpec
-from crawlfleet_core.states import JobState
-from crawlfleet_core.submission import JobService
+from crawlfleet_core.model.jobs import JobSpec
+from crawlfleet_core.model.states import JobState
+from crawlfleet_core.service import JobService
 from tests.harness.celery_worker import CeleryWorker
 from tests.harness.jobs import Watch, spec
 from tests.harness.ports import wait_until

@@ -25,8 +25,8 @@ import redis
 from celery.signals import task_received, worker_ready, worker_shutdown
 from celery.worker import state
 
-from crawlfleet_core.keys import worker_activity_key
-from crawlfleet_core.queues import ACTIVITY_REPORT_SECONDS, ACTIVITY_TTL_SECONDS
+from crawlfleet_core.store.keys import worker_activity_key
+from crawlfleet_core.store.queues import ACTIVITY_REPORT_SECONDS, ACTIVITY_TTL_SECONDS
 
 log = logging.getLogger(__name__)
 

@@ -11,14 +11,14 @@ from typing import Any
 from celery import signals
 from celery.worker.request import Request
 
-from crawlfleet_core.records import JobStore
 from crawlfleet_core.settings import get_settings
+from crawlfleet_core.store.jobs import JobStore
 
 
 @cache
 def job_store() -> JobStore:
     settings = get_settings()
-    return JobStore.from_url(settings.job_store_url, settings.result_ttl_seconds, settings.items_max_per_job)
+    return JobStore.from_settings(settings)
 
 
 @signals.task_received.connect

@@ -32,9 +32,10 @@ from scrapy.settings import Settings as ScrapySettings
 from scrapy.utils.misc import load_object
 from twisted.internet.task import LoopingCall
 
-from crawlfleet_core.jobs import JobSpec
-from crawlfleet_core.records import JobStore, Progress
+from crawlfleet_core.model.jobs import JobSpec
+from crawlfleet_core.model.status import Progress
 from crawlfleet_core.settings import Settings
+from crawlfleet_core.store.jobs import JobStore
 from crawlfleet_workers.spider import JobSpider
 
 PROGRESS_INTERVAL_SECONDS = 0.5
@@ -258,7 +259,7 @@ class _Reporter:
 def _crawl(job_id: str, spec: JobSpec, settings: Settings, write_fd: int) -> None:
     # Scrapy logs every request and item at DEBUG; the worker's log keeps INFO and up.
     logging.getLogger("scrapy").setLevel(logging.INFO)
-    store = JobStore.from_url(settings.job_store_url, settings.result_ttl_seconds, settings.items_max_per_job)
+    store = JobStore.from_settings(settings)
     reporter = _Reporter(job_id, store, write_fd)
     process = CrawlerProcess(scrapy_settings(spec, settings))
     crawler = process.create_crawler(JobSpider)

@@ -14,7 +14,7 @@ from scrapy.http import Response, TextResponse
 from scrapy.linkextractors import LinkExtractor
 from twisted.python.failure import Failure
 
-from crawlfleet_core.jobs import JobSpec, selector_xpath
+from crawlfleet_core.model.jobs import JobSpec, selector_xpath
 from crawlfleet_workers.guards import BLOCKED_HOSTS, BlockedRequestError
 
 

@@ -9,9 +9,9 @@ from celery import Task, states
 from celery.exceptions import Ignore
 
 from crawlfleet_core.celery_app import CRAWL_TASK, SLEEP_TASK
-from crawlfleet_core.failures import CrawlCrashedError, CrawlFailedError, CrawlTimedOutError
-from crawlfleet_core.jobs import JobSpec
-from crawlfleet_core.records import Progress
+from crawlfleet_core.model.failures import CrawlCrashedError, CrawlFailedError, CrawlTimedOutError
+from crawlfleet_core.model.jobs import JobSpec
+from crawlfleet_core.model.status import Progress
 from crawlfleet_core.settings import get_settings
 from crawlfleet_workers.app import app
 from crawlfleet_workers.bookkeeping import job_store

@@ -23,10 +23,10 @@ from crawlfleet_api.deps import (
 from crawlfleet_api.errors import UNAVAILABLE_ERRORS
 from crawlfleet_api.idempotency import IDEMPOTENCY_KEY_PATTERN, IdempotencyConflictError, IdempotencyKeys
 from crawlfleet_api.schemas import JobAccepted, JobLinks, Problem
-from crawlfleet_core.jobs import JobSpec
-from crawlfleet_core.records import ItemsPage
-from crawlfleet_core.states import JobState
-from crawlfleet_core.submission import CancelConflictError, JobService, JobStatus
+from crawlfleet_core.model.jobs import JobSpec
+from crawlfleet_core.model.states import JobState
+from crawlfleet_core.model.status import ItemsPage, JobStatus
+from crawlfleet_core.service import CancelConflictError, JobService
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"], dependencies=[Depends(authenticate)])
 

@@ -35,7 +35,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from crawlfleet_core.keys import PRIORITY_STEPS, queue_lists, worker_activity_key
+from crawlfleet_core.store.keys import PRIORITY_STEPS, queue_lists, worker_activity_key
 
 # kombu.transport.redis.Channel.unacked_key / unacked_index_key: our Celery app sets no
 # other names and no global key prefix.

@@ -12,11 +12,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
-from crawlfleet_core.conditions import MAX_REASON_MESSAGE_LENGTH, Condition
-from crawlfleet_core.jobs import QUEUE_PATTERN
+from crawlfleet_core.model.base import CamelModel, SpecModel
+from crawlfleet_core.model.conditions import MAX_REASON_MESSAGE_LENGTH, Condition
+from crawlfleet_core.model.jobs import QUEUE_PATTERN
 
 # A Deployment name is a DNS-1123 subdomain.
 DEPLOYMENT_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
@@ -24,13 +24,11 @@ DEPLOYMENT_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0
 MAX_REPLICAS_LIMIT = 10_000
 
 
-class ScalePolicy(BaseModel):
+class ScalePolicy(SpecModel):
     """How fast a pool may move in one direction.
 
     A step limit exists because a flood of tasks that lasts seconds should not
     start a hundred pods, and a queue that empties should not drop a fleet at once."""
-
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
 
     stabilization_window_seconds: int = Field(
         0,
@@ -58,15 +56,11 @@ class ScalePolicy(BaseModel):
     )
 
 
-class WorkerPoolSpec(BaseModel):
+class WorkerPoolSpec(SpecModel):
     """Which Celery queue feeds which worker Deployment, and the bounds the
     autoscaler keeps that Deployment's replicas within."""
 
     model_config = ConfigDict(
-        alias_generator=to_camel,
-        populate_by_name=True,
-        extra="forbid",
-        frozen=True,
         json_schema_extra={
             "x-kubernetes-validations": [
                 {
@@ -118,11 +112,9 @@ class WorkerPoolSpec(BaseModel):
         return self
 
 
-class WorkerPoolStatus(BaseModel):
+class WorkerPoolStatus(CamelModel):
     """What the autoscaler saw and did last, so `kubectl get wp` answers why the
     fleet has the replicas it has."""
-
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
 
     queued: int | None = Field(None, ge=0, description="Tasks waiting in the queue's lists at the last poll.")
     in_flight: int | None = Field(

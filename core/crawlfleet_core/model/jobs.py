@@ -8,8 +8,9 @@ from urllib.parse import urlsplit
 
 from lxml import etree
 from parsel.csstranslator import css2xpath
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
-from pydantic.alias_generators import to_camel
+from pydantic import Field, StringConstraints, field_validator
+
+from crawlfleet_core.model.base import SpecModel
 
 MAX_URL_LENGTH = 2048
 HTTP_URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#]+([/?#]\S*)?$"
@@ -34,11 +35,9 @@ def selector_xpath(selector: str) -> str:
     return css2xpath(selector)
 
 
-class JobSpec(BaseModel):
+class JobSpec(SpecModel):
     """What to crawl and what to extract. Field names are camelCase on the wire,
     the same in the API and in a ScrapeJob's spec."""
-
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
 
     start_urls: list[HttpUrl] = Field(
         min_length=1, max_length=1000, description="Pages the crawl starts from; http or https only."

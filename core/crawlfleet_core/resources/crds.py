@@ -1,6 +1,6 @@
 """The CustomResourceDefinitions, generated from the pydantic models.
 
-`python -m crawlfleet_core.crds` writes manifests/crds/; `--check` fails when the
+`python -m crawlfleet_core.resources.crds` writes manifests/crds/; `--check` fails when the
 committed files differ from what the models generate. A CRD schema must be
 *structural*: no `$ref`, no `anyOf` standing in for a type, a type on every
 node. The translation below turns pydantic's JSON schema into that, and refuses
@@ -19,8 +19,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
-from crawlfleet_core.resources import GROUP, OBJECT_RULES, VERSION, ScrapeJobSpec, ScrapeJobStatus
-from crawlfleet_core.workerpools import WorkerPoolSpec, WorkerPoolStatus
+from crawlfleet_core.resources import GROUP, VERSION
+from crawlfleet_core.resources.scrapejobs import OBJECT_RULES, ScrapeJobSpec, ScrapeJobStatus
+from crawlfleet_core.resources.workerpools import WorkerPoolSpec, WorkerPoolStatus
 
 Schema = dict[str, Any]
 
@@ -231,7 +232,7 @@ def workerpool_crd() -> Schema:
     )
 
 
-HEADER = "# Generated from the pydantic models by `python -m crawlfleet_core.crds`; do not edit.\n"
+HEADER = "# Generated from the pydantic models by `python -m crawlfleet_core.resources.crds`; do not edit.\n"
 
 
 def rendered() -> dict[str, str]:
@@ -259,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
     if stale:
-        print(f"out of date, run `python -m crawlfleet_core.crds`: {', '.join(stale)}", file=sys.stderr)
+        print(f"out of date, run `python -m crawlfleet_core.resources.crds`: {', '.join(stale)}", file=sys.stderr)
         return 1
     return 0
 

@@ -14,17 +14,13 @@ from typing import Annotated, Any
 
 from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
-from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticUndefined
 
-from crawlfleet_core.conditions import Condition
-from crawlfleet_core.jobs import JobSpec
-from crawlfleet_core.records import Progress
-from crawlfleet_core.states import JobState
-
-GROUP = "crawlfleet.io"
-VERSION = "v1alpha1"
-API_VERSION = f"{GROUP}/{VERSION}"
+from crawlfleet_core.model.base import CamelModel
+from crawlfleet_core.model.conditions import Condition
+from crawlfleet_core.model.jobs import JobSpec
+from crawlfleet_core.model.states import JobState
+from crawlfleet_core.model.status import Progress
 
 # Five cron fields or one of the macros; croniter checks the rest, the operator surfaces its verdict.
 CRON_PATTERN = r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|\S+(\s+\S+){4})$"
@@ -151,10 +147,8 @@ class ScrapeJobPhase(StrEnum):
         return self in (ScrapeJobPhase.SUCCEEDED, ScrapeJobPhase.FAILED, ScrapeJobPhase.CANCELLED)
 
 
-class ScrapeJobStatus(BaseModel):
+class ScrapeJobStatus(CamelModel):
     """What the operator observed of the job; `kubectl get sj` shows its phase and progress."""
-
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
 
     phase: ScrapeJobPhase | None = Field(
         None,

@@ -1,68 +1,22 @@
 """Job records and item streams in the job store (a Redis database).
 
 The result backend knows a task's state only once a worker touched it, and says
-PENDING for any id it never saw. The record is what makes an unknown id a 404 and
-holds what Celery keeps nowhere: the spec, when the job was submitted, received
-and finished, whether it was cancelled, and its last progress."""
+PENDING for any id it never saw; the record (`JobRecord`) is what makes an unknown
+id a 404 and holds what Celery keeps nowhere."""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import redis
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
 
-from crawlfleet_core import keys
-from crawlfleet_core.jobs import JobSpec
-
-
-class Progress(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
-
-    pages: int = Field(0, description="Pages downloaded and parsed.")
-    items: int = Field(0, description="Items scraped.")
-    errors: int = Field(0, description="Requests that failed.")
-    percent: float = Field(0.0, description="Estimated share of the crawl done, 0 to 100.")
-
-
-class JobRecord(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
-
-    id: str
-    spec: JobSpec
-    source: str
-    submitted_at: datetime
-    published_at: datetime | None = None
-    received_at: datetime | None = None
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-    revoked_at: datetime | None = None
-    progress: Progress = Field(default_factory=Progress)
-
-
-class ItemsPage(BaseModel):
-    """A page of a job's items and where the next page starts.
-
-    The cursor is a position, not a promise of more: a client reading a running
-    job keeps the last `nextCursor` and asks again later for what came since."""
-
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
-
-    items: list[dict[str, Any]] = Field(description="Items in the order they were scraped: `url` plus the fields.")
-    next_cursor: str | None = Field(
-        description="Pass as `cursor` to read on after this page; null only before the job's first item."
-    )
-    has_more: bool = Field(description="Whether more items are stored after this page right now.")
-
-
-TIMESTAMPS = ("published_at", "received_at", "started_at", "finished_at", "revoked_at")
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
+from crawlfleet_core.clock import now
+from crawlfleet_core.model.jobs import JobSpec
+from crawlfleet_core.model.status import TIMESTAMPS, ItemsPage, JobRecord, Progress
+from crawlfleet_core.settings import Settings
+from crawlfleet_core.store import keys
 
 
 class JobStore:
@@ -72,8 +26,10 @@ class JobStore:
         self.items_max = items_max
 
     @classmethod
-    def from_url(cls, url: str, ttl_seconds: int, items_max: int) -> JobStore:
-        return cls(redis.Redis.from_url(url, decode_responses=True), ttl_seconds, items_max)
+    def from_settings(cls, settings: Settings) -> JobStore:
+        """The job store the platform's settings name, with their TTL and items bound."""
+        client = redis.Redis.from_url(settings.job_store_url, decode_responses=True)
+        return cls(client, settings.result_ttl_seconds, settings.items_max_per_job)
 
     def create(self, job_id: str, spec: JobSpec, source: str) -> bool:
         """Write a new record; False when the id already has one (a repeated submission)."""

@@ -1,0 +1,114 @@
+"""What is known of a submitted job: its record, its progress, the status a
+client reads, and pages of its items."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import Field
+
+from crawlfleet_core.model.base import CamelModel
+from crawlfleet_core.model.jobs import JobSpec
+from crawlfleet_core.model.states import JobState
+
+
+class Progress(CamelModel):
+    pages: int = Field(0, description="Pages downloaded and parsed.")
+    items: int = Field(0, description="Items scraped.")
+    errors: int = Field(0, description="Requests that failed.")
+    percent: float = Field(0.0, description="Estimated share of the crawl done, 0 to 100.")
+
+
+class JobRecord(CamelModel):
+    """What the platform keeps of a job beside Celery's state: the spec, when it
+    was submitted, published, received, started and finished, whether it was
+    cancelled, and its last progress. The record is what makes an unknown id a 404."""
+
+    id: str
+    spec: JobSpec
+    source: str
+    submitted_at: datetime
+    published_at: datetime | None = None
+    received_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    revoked_at: datetime | None = None
+    progress: Progress = Field(default_factory=Progress)
+
+
+# The moments of a job that its record stamps, in the order they happen.
+TIMESTAMPS = ("published_at", "received_at", "started_at", "finished_at", "revoked_at")
+
+
+class JobStatus(CamelModel):
+    """What a client sees of a job."""
+
+    id: str
+    state: JobState
+    queue: str
+    progress: Progress
+    result: dict[str, Any] | None
+    error: str | None
+    submitted_at: datetime
+    received_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class ItemsPage(CamelModel):
+    """A page of a job's items and where the next page starts.
+
+    The cursor is a position, not a promise of more: a client reading a running
+    job keeps the last `nextCursor` and asks again later for what came since."""
+
+    items: list[dict[str, Any]] = Field(description="Items in the order they were scraped: `url` plus the fields.")
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` to read on after this page; null only before the job's first item."
+    )
+    has_more: bool = Field(description="Whether more items are stored after this page right now.")
+
+
+def job_status(record: JobRecord, celery_state: str, info: Any, date_done: datetime | None) -> JobStatus:
+    """What a client sees of a job, from its record and what the result backend says.
+
+    Celery knows RECEIVED only as a worker event and says PENDING for any id, so the
+    record's stamps refine its answer: a `receivedAt` on a PENDING job is RECEIVED, a
+    `revokedAt` on an unfinished one is REVOKED (a revoke of a queued task reaches
+    the backend only when a worker meets the task)."""
+    state = JobState(celery_state) if celery_state in JobState.__members__ else JobState.PENDING
+    if not state.finished and record.revoked_at is not None:
+        state = JobState.REVOKED
+    elif state is JobState.PENDING and record.received_at is not None:
+        state = JobState.RECEIVED
+    outcome = info if state is JobState.SUCCESS and isinstance(info, dict) else None
+    error = None
+    if state in (JobState.FAILURE, JobState.RETRY) and isinstance(info, BaseException):
+        error = f"{type(info).__name__}: {info}"
+    elif state is JobState.REVOKED:
+        error = "cancelled"
+    progress = record.progress
+    if outcome is not None:
+        progress = Progress(
+            pages=outcome.get("pages", progress.pages),
+            items=outcome.get("items", progress.items),
+            errors=outcome.get("errors", progress.errors),
+            percent=100.0,
+        )
+    finished_at = record.finished_at or (record.revoked_at if state is JobState.REVOKED else None)
+    if finished_at is None and state.finished:
+        # The worker stamps the record just after the backend records the end,
+        # so a reader in between sees a finished job without a finish time.
+        finished_at = date_done
+    return JobStatus(
+        id=record.id,
+        state=state,
+        queue=record.spec.queue,
+        progress=progress,
+        result=outcome,
+        error=error,
+        submitted_at=record.submitted_at,
+        received_at=record.received_at,
+        started_at=record.started_at,
+        finished_at=finished_at,
+    )
