@@ -34,22 +34,59 @@ def containers(manifests: list[Manifest]) -> dict[str, dict[str, Any]]:
     }
 
 
-def egress_allows(policy: Manifest, address: str, port: int) -> bool:
-    """Whether a NetworkPolicy's egress rules let a pod connect to `address:port` (ipBlock peers)."""
+def egress_allows(policy: Manifest, address: str, port: int, protocol: str = "TCP") -> bool:
+    """Whether a NetworkPolicy lets its pods connect to `address:port`, read as
+    Kubernetes reads it: a policy without Egress in policyTypes restricts nothing; a
+    rule without `ports` allows every port and one without `to` every destination;
+    an ipBlock allows its CIDR less its exceptions; pod and namespace selectors select
+    pods, never an address outside the cluster."""
+    spec = policy["spec"]
+    if "Egress" not in spec.get("policyTypes", ["Ingress", "Egress"] if "egress" in spec else ["Ingress"]):
+        return True
     ip = ipaddress.ip_address(address)
-    for rule in policy["spec"].get("egress", []):
-        ports = rule.get("ports")
-        if ports and not any(entry.get("port") == port for entry in ports):
+
+    def port_matches(entry: dict[str, Any]) -> bool:
+        if entry.get("protocol", "TCP") != protocol:
+            return False
+        if "port" not in entry:
+            return True
+        return bool(entry["port"] <= port <= entry.get("endPort", entry["port"]))
+
+    def peer_matches(peer: dict[str, Any]) -> bool:
+        block = peer.get("ipBlock")
+        if block is None:
+            return False
+        return ip in ipaddress.ip_network(block["cidr"]) and not any(
+            ip in ipaddress.ip_network(excluded) for excluded in block.get("except", [])
+        )
+
+    for rule in spec.get("egress") or []:
+        if rule.get("ports") and not any(port_matches(entry) for entry in rule["ports"]):
             continue
-        for peer in rule.get("to", []):
-            block = peer.get("ipBlock")
-            if block is None:
-                continue
-            if ip in ipaddress.ip_network(block["cidr"]) and not any(
-                ip in ipaddress.ip_network(excluded) for excluded in block.get("except", [])
-            ):
-                return True
+        if not rule.get("to") or any(peer_matches(peer) for peer in rule["to"]):
+            return True
     return False
+
+
+def test_egress_allows_reads_policies_as_kubernetes_does() -> None:
+    """The helper is what the policy tests stand on, so it is checked against the
+    NetworkPolicy semantics on hand-written policies first."""
+
+    def policy(*rules: dict[str, Any], types: tuple[str, ...] = ("Egress",)) -> Manifest:
+        return {"spec": {"policyTypes": list(types), "egress": list(rules)}}
+
+    assert not egress_allows(policy(), "93.184.215.14", 443), "no rule allows nothing"
+    assert egress_allows(policy({}), "10.0.0.1", 5432), "a rule without to or ports allows everything"
+    assert egress_allows(policy({"ports": [{"port": 443}]}), "10.0.0.1", 443), "no `to`: every destination"
+    assert not egress_allows(policy({"ports": [{"port": 443}]}), "10.0.0.1", 80)
+    assert not egress_allows(policy({"ports": [{"port": 443, "protocol": "UDP"}]}), "10.0.0.1", 443)
+    assert egress_allows(policy({"ports": [{"port": 8000, "endPort": 9000}]}), "10.0.0.1", 8080)
+    assert egress_allows(policy({"ports": [{"protocol": "TCP"}]}), "10.0.0.1", 1234), "no port: every port"
+    block = {"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8"]}}]}
+    assert egress_allows(policy(block), "93.184.215.14", 80)
+    assert not egress_allows(policy(block), "10.1.2.3", 80)
+    assert not egress_allows(policy({"to": [{"podSelector": {}}]}), "93.184.215.14", 80), "selectors select pods"
+    assert egress_allows(policy(types=("Ingress",)), "10.0.0.1", 80), "egress not restricted at all"
 
 
 class TestDefaults:

@@ -14,7 +14,7 @@ import yaml
 from crawlfleet_core.resources import crds
 from tests.harness.control_plane import ControlPlane
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 CRD_DIR = REPO_ROOT / "manifests" / "crds"
 
 

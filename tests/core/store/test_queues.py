@@ -66,7 +66,8 @@ def test_in_flight_counts_tasks_workers_took_and_nothing_of_other_queues(
 ) -> None:
     queue, other = fresh_queue(), fresh_queue()
     worker_factory(queues=f"{queue},{other}", concurrency=2)
-    send_sleeps(job_service, queue, 3, 6)
+    # The tasks outlast the first wait, so the state it looks for cannot pass before it looks.
+    send_sleeps(job_service, queue, 3, 16)
 
     # Two processes with a prefetch of one each: two tasks taken, one left in the list.
     wait_until(
@@ -76,7 +77,7 @@ def test_in_flight_counts_tasks_workers_took_and_nothing_of_other_queues(
     )
     assert depth(redis_server.url(0), other) == QueueDepth(waiting=0, in_flight=0)
     wait_until(
-        lambda: depth(redis_server.url(0), queue) == QueueDepth(waiting=0, in_flight=0), 30, "the queue to drain"
+        lambda: depth(redis_server.url(0), queue) == QueueDepth(waiting=0, in_flight=0), 60, "the queue to drain"
     )
 
 
@@ -99,14 +100,15 @@ def test_each_worker_reports_the_tasks_it_holds_under_its_pod_name(
     busy, idle = f"busy-{uuid.uuid4().hex[:6]}", f"idle-{uuid.uuid4().hex[:6]}"
     worker_factory(queues=queue, concurrency=2, extra_env={"CRAWLFLEET_POD_NAME": busy})
     worker_factory(queues=fresh_queue(), concurrency=1, extra_env={"CRAWLFLEET_POD_NAME": idle})
-    send_sleeps(job_service, queue, 2, 5)
+    # The tasks outlast the first wait, so the busy report cannot come and go unseen.
+    send_sleeps(job_service, queue, 2, 12)
 
     wait_until(
         lambda: held_tasks(redis_server.url(0), [busy, idle, "no-such-pod"]) == {busy: 2, idle: 0},
         10,
         "the busy worker to report 2 tasks and the idle one 0",
     )
-    wait_until(lambda: held_tasks(redis_server.url(0), [busy]) == {busy: 0}, 20, "the busy worker to report idle")
+    wait_until(lambda: held_tasks(redis_server.url(0), [busy]) == {busy: 0}, 30, "the busy worker to report idle")
 
 
 def test_an_unreachable_broker_raises_within_the_timeout(tmp_path: Path) -> None:
