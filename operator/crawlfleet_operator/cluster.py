@@ -9,8 +9,8 @@ from typing import Any
 from kubernetes_asyncio import client, config
 
 from crawlfleet_core.resources import API_VERSION, GROUP, VERSION
-from crawlfleet_core.resources.scrapejobs import ScrapeJobPhase
 from crawlfleet_operator.schedules import SCHEDULE_LABEL, Run
+from crawlfleet_operator.scrapejobs import FINISHED
 
 PLURAL = "scrapejobs"
 CONFLICT = 409
@@ -67,12 +67,11 @@ class ScrapeJobs:
         listing = await self.objects.list_namespaced_custom_object(
             GROUP, VERSION, namespace, PLURAL, label_selector=f"{SCHEDULE_LABEL}={schedule}"
         )
-        finished = {phase.value for phase in ScrapeJobPhase if phase.finished}
         return [
             Run(
                 name=item["metadata"]["name"],
                 created=datetime.fromisoformat(item["metadata"]["creationTimestamp"]),
-                finished=item.get("status", {}).get("phase") in finished,
+                finished=item.get("status", {}).get("phase") in FINISHED,
             )
             for item in listing["items"]
         ]

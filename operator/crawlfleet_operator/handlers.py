@@ -7,14 +7,15 @@ the structural schema has no room for it."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import kopf
 from pydantic import ValidationError
 
+from crawlfleet_core.clock import now
 from crawlfleet_core.resources import GROUP, VERSION
-from crawlfleet_core.resources.scrapejobs import ScrapeJobPhase, ScrapeJobSpec, ScrapeJobStatus
+from crawlfleet_core.resources.scrapejobs import ScrapeJobSpec, ScrapeJobStatus
 from crawlfleet_core.service import CancelConflictError, JobService
 from crawlfleet_core.settings import get_settings
 from crawlfleet_operator import cluster, schedules, scrapejobs
@@ -23,11 +24,6 @@ from crawlfleet_operator.metrics import start_metrics_server
 
 SCRAPEJOBS = (GROUP, VERSION, "scrapejobs")
 CONFIG = OperatorConfig()
-FINISHED = frozenset(phase.value for phase in ScrapeJobPhase if phase.finished)
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 @kopf.on.startup()
@@ -101,7 +97,7 @@ def _created(meta: kopf.Meta) -> datetime:
 
 
 def _running(spec: kopf.Spec, status: kopf.Status, **_: Any) -> bool:
-    return "schedule" not in spec and bool(status.get("jobId")) and status.get("phase") not in FINISHED
+    return "schedule" not in spec and bool(status.get("jobId")) and status.get("phase") not in scrapejobs.FINISHED
 
 
 @kopf.timer(*SCRAPEJOBS, interval=CONFIG.status_interval_seconds, when=_running)
@@ -123,7 +119,7 @@ def cancel_job(
     """Revoke the crawl before the object goes. The uid is the job id whether or
     not the status recorded it yet, so a crawl submitted just before a crash of
     the operator is found too."""
-    if "schedule" in spec or status.get("phase") in FINISHED:
+    if "schedule" in spec or status.get("phase") in scrapejobs.FINISHED:
         return
     jobs: JobService = memo.jobs
     try:
@@ -135,7 +131,7 @@ def cancel_job(
 
 
 def _expires(spec: kopf.Spec, status: kopf.Status, **_: Any) -> bool:
-    return spec.get("ttlSecondsAfterFinished") is not None and status.get("phase") in FINISHED
+    return spec.get("ttlSecondsAfterFinished") is not None and status.get("phase") in scrapejobs.FINISHED
 
 
 @kopf.timer(*SCRAPEJOBS, interval=CONFIG.status_interval_seconds, when=_expires)
