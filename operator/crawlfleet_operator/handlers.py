@@ -22,7 +22,7 @@ from crawlfleet_operator import cluster, schedules, scrapejobs
 from crawlfleet_operator.config import OperatorConfig, configure_kopf
 from crawlfleet_operator.metrics import start_metrics_server
 
-SCRAPEJOBS = (GROUP, VERSION, "scrapejobs")
+SCRAPEJOBS = (GROUP, VERSION, cluster.SCRAPEJOBS)
 CONFIG = OperatorConfig()
 
 
@@ -32,13 +32,6 @@ async def start_operator(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: 
     if CONFIG.metrics_port:
         start_metrics_server(CONFIG.metrics_port)
     memo.jobs = JobService.from_settings(get_settings())
-    memo.api = await cluster.connect()
-    memo.scrapejobs = cluster.ScrapeJobs(memo.api)
-
-
-@kopf.on.cleanup()
-async def stop_operator(memo: kopf.Memo, **_: Any) -> None:
-    await memo.api.close()
 
 
 def publish(body: kopf.Body, before: ScrapeJobStatus, after: ScrapeJobStatus, patch: kopf.Patch) -> None:
