@@ -76,8 +76,8 @@ class Pool:
             await self._scale(spec.deployment, scale, update)
         if update.event is not None:
             kind, reason, message = update.event
-            post = kopf.info if kind == "Normal" else kopf.warn
-            post(body, reason=reason, message=message)
+            # Not kopf.info: that follows the posting level, which keeps kopf's own chatter out of Events.
+            kopf.event(body, type=kind, reason=reason, message=message)
         if workerpools.status_due(self.status, update.status, moment - self.status_written_at):
             patch = update.status.model_dump(mode="json", by_alias=True, exclude_none=True)
             await self.api.patch_status(self.namespace, self.name, patch)

@@ -301,3 +301,37 @@ def test_the_operator_serves_its_autoscaling_metrics(operator: Operator) -> None
         "crawlfleet_pool_scale_events_total",
     ):
         assert f"# TYPE {name.removesuffix('_total')}" in text, name
+
+
+def test_the_operator_posts_an_event_for_each_scale_of_a_pool(operator: Operator, namespace: Namespace) -> None:
+    """kopf's own log lines reach Events only from WARNING up; a scale is news all the same."""
+    labels = {"app": "workers"}
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "workers"},
+        "spec": {
+            "replicas": 0,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"containers": [{"name": "worker", "image": "crawlfleet/workers:test"}]},
+            },
+        },
+    }
+    pool = {
+        "apiVersion": "crawlfleet.io/v1alpha1",
+        "kind": "WorkerPool",
+        "metadata": {"name": "pool"},
+        "spec": {"queue": f"q-{uuid.uuid4().hex[:10]}", "deployment": "workers", "minReplicas": 2},
+    }
+    for manifest in (deployment, pool):
+        namespace.plane.kubectl("apply", "-n", namespace.name, "-f", "-", input=json.dumps(manifest))
+
+    def replicas() -> str:
+        return namespace.plane.kubectl(
+            "get", "deployment", "workers", "-n", namespace.name, "-o", "jsonpath={.spec.replicas}"
+        ).stdout
+
+    wait_until(lambda: replicas() == "2", 30, "the pool to scale its Deployment to minReplicas")
+    wait_until(lambda: ("Normal", "ScaledUp") in namespace.events("pool"), 30, "a ScaledUp event")
