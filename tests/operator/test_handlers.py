@@ -8,10 +8,12 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +121,30 @@ class Namespace:
 
     def get(self, name: str) -> dict[str, Any]:
         return dict(json.loads(self.plane.kubectl("get", "sj", name, "-n", self.name, "-o", "json").stdout))
+
+    def versions_until_deleted(self, name: str, timeout: float = 90) -> list[dict[str, Any]]:
+        """Every version of the ScrapeJob a watch delivers, the last one as it was deleted."""
+        versions: list[dict[str, Any]] = []
+        with subprocess.Popen(
+            [str(self.plane.assets_dir / "kubectl"), f"--kubeconfig={self.plane.kubeconfig}", "get", "sj", name,
+             "-n", self.name, "--watch", "--output-watch-events", "-o", "json"],
+            stdout=subprocess.PIPE,
+            text=True,
+        ) as watch:  # fmt: skip
+            assert watch.stdout is not None
+            deadline = threading.Timer(timeout, watch.kill)
+            deadline.start()
+            try:
+                for line in watch.stdout:  # one event a line
+                    event = json.loads(line)
+                    versions.append(event["object"])
+                    if event["type"] == "DELETED":
+                        return versions
+            finally:
+                deadline.cancel()
+                watch.kill()
+        phases = [version.get("status", {}).get("phase") for version in versions]
+        raise AssertionError(f"ScrapeJob {name} was not deleted within {timeout}s; its phases were {phases}")
 
     def exists(self, name: str) -> bool:
         return bool(self.plane.kubectl("get", "sj", name, "-n", self.name, "--ignore-not-found", "-o", "name").stdout)
@@ -251,8 +277,16 @@ def test_a_suspended_scrapejob_waits_until_released(
 
 
 def test_a_finished_scrapejob_goes_after_its_ttl(operator: Operator, namespace: Namespace, website: Website) -> None:
-    namespace.apply("brief", startUrls=[website.url("/page/4")], maxDepth=0, ttlSecondsAfterFinished=1)
+    ttl = 3
+    namespace.apply("brief", startUrls=[website.url("/page/4")], maxDepth=0, ttlSecondsAfterFinished=ttl)
+    versions = namespace.versions_until_deleted("brief")
+    assert "Succeeded" in [version.get("status", {}).get("phase") for version in versions], versions
     wait_until(lambda: not namespace.exists("brief"), 60, "the finished ScrapeJob to be deleted after its TTL")
+    last = versions[-1]
+    finished = datetime.fromisoformat(last["status"]["finishedAt"])
+    deleted = datetime.fromisoformat(last["metadata"]["deletionTimestamp"])
+    # The API server stamps a deletion in whole seconds.
+    assert deleted >= (finished + timedelta(seconds=ttl)).replace(microsecond=0)
 
 
 def test_a_spec_the_api_server_admits_but_the_model_refuses_fails_visibly(
