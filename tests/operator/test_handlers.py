@@ -13,7 +13,8 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -109,11 +110,11 @@ class Namespace:
         self.name = f"{NAMESPACE_PREFIX}{uuid.uuid4().hex[:8]}"
         plane.kubectl("create", "namespace", self.name)
 
-    def apply(self, name: str, **spec: Any) -> dict[str, Any]:
+    def apply(self, name: str, *, labels: dict[str, str] | None = None, **spec: Any) -> dict[str, Any]:
         manifest = {
             "apiVersion": "crawlfleet.io/v1alpha1",
             "kind": "ScrapeJob",
-            "metadata": {"name": name},
+            "metadata": {"name": name, "labels": labels or {}},
             "spec": spec,
         }
         self.plane.kubectl("apply", "-n", self.name, "-f", "-", input=json.dumps(manifest))
@@ -121,6 +122,10 @@ class Namespace:
 
     def get(self, name: str) -> dict[str, Any]:
         return dict(json.loads(self.plane.kubectl("get", "sj", name, "-n", self.name, "-o", "json").stdout))
+
+    def names(self, selector: str) -> set[str]:
+        listing = self.plane.kubectl("get", "sj", "-n", self.name, "-l", selector, "-o", "name").stdout
+        return {line.removeprefix("scrapejob.crawlfleet.io/") for line in listing.split()}
 
     def versions_until_deleted(self, name: str, timeout: float = 90) -> list[dict[str, Any]]:
         """Every version of the ScrapeJob a watch delivers, the last one as it was deleted."""
@@ -323,6 +328,34 @@ def test_a_schedule_creates_runs_owned_by_it(operator: Operator, namespace: Name
     assert done["status"]["progress"]["pages"] == 1
     assert namespace.get("minutely")["status"]["lastScheduleTime"]
     assert ("Normal", "RunCreated") in namespace.events("minutely")
+
+
+def test_a_schedule_keeps_its_newest_finished_runs_and_every_unfinished_one(
+    operator: Operator, namespace: Namespace, website: Website
+) -> None:
+    """The runs are made here, labelled as the schedule labels its own, so that
+    several finish within seconds rather than one a minute."""
+    crawl: dict[str, Any] = {"startUrls": [website.url("/page/6")], "maxDepth": 0}
+    namespace.apply("nightly", schedule="0 0 1 1 *", historyLimit=1, **crawl)
+    namespace.wait_phase("nightly", {"Scheduled"})
+    label = {"crawlfleet.io/schedule": "nightly"}
+    namespace.apply("nightly-held", labels=label, suspend=True, **crawl)
+    namespace.wait_phase("nightly-held", {"Pending"})
+
+    def newer_than(created: str) -> bool:
+        """Creation times have whole seconds: a run made now would be newer, not as new."""
+        return datetime.now(UTC) >= datetime.fromisoformat(created) + timedelta(seconds=1)
+
+    for number in range(1, 4):
+        body = namespace.apply(f"nightly-{number}", labels=label, **crawl)
+        done = namespace.wait_phase(f"nightly-{number}", {"Succeeded", "Failed", "Cancelled"})
+        assert done["status"]["phase"] == "Succeeded"
+        wait_until(partial(newer_than, body["metadata"]["creationTimestamp"]), 5, "the next second")
+    wait_until(
+        lambda: namespace.names("crawlfleet.io/schedule=nightly") == {"nightly-held", "nightly-3"},
+        30,
+        "the older finished runs to be deleted",
+    )
 
 
 def test_the_operator_serves_its_autoscaling_metrics(operator: Operator) -> None:
