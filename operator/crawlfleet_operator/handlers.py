@@ -1,6 +1,7 @@
 """kopf handlers for ScrapeJobs. Each translates an event into calls of the job
 service and of the plain functions in `scrapejobs` and `schedules`, and patches
-the status they return.
+the status they return. The few API calls of their own go through `cluster`,
+whose client the whole operator shares (`memo.scrapejobs`).
 
 Handlers return nothing: kopf would store a return value in the status, where
 the structural schema has no room for it."""

@@ -73,7 +73,7 @@ class Pool:
         )
         self.history = update.history
         if scale is not None:
-            await self._scale(spec.deployment, scale, update)
+            await self._apply_scale(spec.deployment, scale, update)
         if update.event is not None:
             kind, reason, message = update.event
             # Not kopf.info: that follows the posting level, which keeps kopf's own chatter out of Events.
@@ -94,7 +94,7 @@ class Pool:
         metrics.pool_in_flight.labels(*labels).set(depth.in_flight)
         return depth
 
-    async def _scale(self, deployment: str, scale: cluster.Scale, update: workerpools.PoolUpdate) -> None:
+    async def _apply_scale(self, deployment: str, scale: cluster.Scale, update: workerpools.PoolUpdate) -> None:
         labels = (self.namespace, self.name)
         metrics.pool_current_replicas.labels(*labels).set(scale.replicas)
         if update.desired is None:
