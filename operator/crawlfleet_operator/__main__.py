@@ -1,6 +1,6 @@
 """`python -m crawlfleet_operator`: run the operator (kopf) with crawlfleet's handlers.
 
-The same as `kopf run -m crawlfleet_operator.handlers -m crawlfleet_operator.pools`, with the namespaces and
+The same as `kopf run -m crawlfleet_operator.handlers -m crawlfleet_operator.pool_handlers`, with the namespaces and
 the liveness endpoint taken from `CRAWLFLEET_OPERATOR_*` settings, so that the
 Helm chart and `make dev-k8s` configure it the same way as everything else."""
 
@@ -10,10 +10,10 @@ import argparse
 
 import kopf
 
-from crawlfleet_operator import handlers, pools
+from crawlfleet_operator import handlers, pool_handlers
 
 # Importing a module of handlers is what registers them with kopf.
-REGISTERED = (handlers, pools)
+REGISTERED = (handlers, pool_handlers)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -23,16 +23,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
-from crawlfleet_core.model.conditions import Condition
 from crawlfleet_core.resources.workerpools import ScalePolicy, WorkerPoolSpec
 from crawlfleet_core.store.queues import QueueDepth
-
-# Condition types of a WorkerPool.
-QUEUE_READABLE = "QueueReadable"
-SCALING_ACTIVE = "ScalingActive"
-SCALING_LIMITED = "ScalingLimited"
 
 
 @dataclass(frozen=True)
@@ -160,29 +153,3 @@ def measure_failed(current: int, error: BaseException, history: Sequence[Recomme
         message=f"cannot read the queue, keeping {current} replicas: {type(error).__name__}: {error}"[:1024],
         history=tuple(history),
     )
-
-
-def with_condition(
-    conditions: Sequence[Condition],
-    *,
-    type_: str,
-    status: bool,
-    reason: str,
-    message: str,
-    now: datetime,
-    generation: int | None,
-) -> list[Condition]:
-    """`conditions` with the one of `type_` set; its lastTransitionTime moves only
-    when its status does, as the Kubernetes API conventions ask."""
-    wanted = "True" if status else "False"
-    previous = next((c for c in conditions if c.type == type_), None)
-    since = previous.last_transition_time if previous is not None and previous.status == wanted else now
-    updated = Condition(
-        type=type_,
-        status=wanted,
-        reason=reason,
-        message=message[:1024],
-        last_transition_time=since,
-        observed_generation=generation,
-    )
-    return [*(c for c in conditions if c.type != type_), updated]

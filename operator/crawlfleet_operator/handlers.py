@@ -1,33 +1,30 @@
 """kopf handlers for ScrapeJobs. Each translates an event into calls of the job
 service and of the plain functions in `scrapejobs` and `schedules`, and patches
-the status they return.
+the status they return. The few API calls of their own go through `cluster`,
+whose client the whole operator shares (`memo.scrapejobs`).
 
 Handlers return nothing: kopf would store a return value in the status, where
 the structural schema has no room for it."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import kopf
 from pydantic import ValidationError
 
+from crawlfleet_core.clock import now
 from crawlfleet_core.resources import GROUP, VERSION
-from crawlfleet_core.resources.scrapejobs import ScrapeJobPhase, ScrapeJobSpec, ScrapeJobStatus
+from crawlfleet_core.resources.scrapejobs import ScrapeJobSpec, ScrapeJobStatus
 from crawlfleet_core.service import CancelConflictError, JobService
 from crawlfleet_core.settings import get_settings
 from crawlfleet_operator import cluster, schedules, scrapejobs
 from crawlfleet_operator.config import OperatorConfig, configure_kopf
 from crawlfleet_operator.metrics import start_metrics_server
 
-SCRAPEJOBS = (GROUP, VERSION, "scrapejobs")
+SCRAPEJOBS = (GROUP, VERSION, cluster.SCRAPEJOBS)
 CONFIG = OperatorConfig()
-FINISHED = frozenset(phase.value for phase in ScrapeJobPhase if phase.finished)
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 @kopf.on.startup()
@@ -36,13 +33,6 @@ async def start_operator(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: 
     if CONFIG.metrics_port:
         start_metrics_server(CONFIG.metrics_port)
     memo.jobs = JobService.from_settings(get_settings())
-    memo.api = await cluster.connect()
-    memo.scrapejobs = cluster.ScrapeJobs(memo.api)
-
-
-@kopf.on.cleanup()
-async def stop_operator(memo: kopf.Memo, **_: Any) -> None:
-    await memo.api.close()
 
 
 def publish(body: kopf.Body, before: ScrapeJobStatus, after: ScrapeJobStatus, patch: kopf.Patch) -> None:
@@ -101,7 +91,7 @@ def _created(meta: kopf.Meta) -> datetime:
 
 
 def _running(spec: kopf.Spec, status: kopf.Status, **_: Any) -> bool:
-    return "schedule" not in spec and bool(status.get("jobId")) and status.get("phase") not in FINISHED
+    return "schedule" not in spec and bool(status.get("jobId")) and status.get("phase") not in scrapejobs.FINISHED
 
 
 @kopf.timer(*SCRAPEJOBS, interval=CONFIG.status_interval_seconds, when=_running)
@@ -123,7 +113,7 @@ def cancel_job(
     """Revoke the crawl before the object goes. The uid is the job id whether or
     not the status recorded it yet, so a crawl submitted just before a crash of
     the operator is found too."""
-    if "schedule" in spec or status.get("phase") in FINISHED:
+    if "schedule" in spec or status.get("phase") in scrapejobs.FINISHED:
         return
     jobs: JobService = memo.jobs
     try:
@@ -135,7 +125,7 @@ def cancel_job(
 
 
 def _expires(spec: kopf.Spec, status: kopf.Status, **_: Any) -> bool:
-    return spec.get("ttlSecondsAfterFinished") is not None and status.get("phase") in FINISHED
+    return spec.get("ttlSecondsAfterFinished") is not None and status.get("phase") in scrapejobs.FINISHED
 
 
 @kopf.timer(*SCRAPEJOBS, interval=CONFIG.status_interval_seconds, when=_expires)

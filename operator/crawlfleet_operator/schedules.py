@@ -8,7 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 from croniter import croniter
 
-SCHEDULE_LABEL = "crawlfleet.io/schedule"
+from crawlfleet_core.resources import GROUP
+
+SCHEDULE_LABEL = f"{GROUP}/schedule"
 
 
 def next_run(schedule: str, after: datetime) -> datetime:

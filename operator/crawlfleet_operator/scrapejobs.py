@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from crawlfleet_core.model.conditions import MAX_REASON_MESSAGE_LENGTH, Condition
+from crawlfleet_core.model.conditions import Condition, ConditionStatus, set_condition
 from crawlfleet_core.model.states import JobState
 from crawlfleet_core.model.status import JobStatus
 from crawlfleet_core.resources.scrapejobs import ScrapeJobPhase, ScrapeJobSpec, ScrapeJobStatus
@@ -23,35 +23,29 @@ PHASES = {
     JobState.REVOKED: ScrapeJobPhase.CANCELLED,
 }
 
+# Phases as a ScrapeJob's status carries them, for filters that read the raw object.
+FINISHED = frozenset(phase.value for phase in ScrapeJobPhase if phase.finished)
+
 # Condition types, in the order `kubectl describe` lists them.
 READY = "Ready"
 RUNNING = "Running"
 SUCCEEDED = "Succeeded"
 SUSPENDED = "Suspended"
 
-Verdict = tuple[str, str, str]  # status, reason, message
+Verdict = tuple[ConditionStatus, str, str]  # status, reason, message
 
 
-def merge_conditions(
+def _conditions(
     previous: list[Condition], verdicts: dict[str, Verdict], generation: int, now: datetime
 ) -> list[Condition]:
-    """The conditions after `verdicts`; a condition keeps its lastTransitionTime
-    unless its status changed, as the API conventions ask."""
-    before = {condition.type: condition for condition in previous}
-    merged = []
+    """The conditions `verdicts` name and no others: a condition of an earlier
+    shape of the object (a failed spec, since fixed) would otherwise linger."""
+    conditions = [condition for condition in previous if condition.type in verdicts]
     for kind, (status, reason, message) in verdicts.items():
-        old = before.get(kind)
-        merged.append(
-            Condition(
-                type=kind,
-                status=status,
-                reason=reason,
-                message=message[:MAX_REASON_MESSAGE_LENGTH],
-                last_transition_time=old.last_transition_time if old and old.status == status else now,
-                observed_generation=generation,
-            )
+        conditions = set_condition(
+            conditions, type_=kind, status=status, reason=reason, message=message, now=now, generation=generation
         )
-    return merged
+    return conditions
 
 
 def submitted_status(
@@ -77,7 +71,7 @@ def submitted_status(
         outcome = ("False", phase.value, job.error or "")
     else:
         outcome = ("Unknown", phase.value, "the job has not finished")
-    verdicts = {
+    verdicts: dict[str, Verdict] = {
         READY: ("True", "Submitted", f"job {job.id} on queue {job.queue}"),
         RUNNING: ("True" if running else "False", job.state.title() if running else phase.value, ""),
         SUCCEEDED: outcome,
@@ -91,12 +85,12 @@ def submitted_status(
         started_at=job.started_at,
         finished_at=job.finished_at if phase.finished else None,
         observed_generation=generation,
-        conditions=merge_conditions(previous.conditions, verdicts, generation, now),
+        conditions=_conditions(previous.conditions, verdicts, generation, now),
     )
 
 
 def suspended_status(previous: ScrapeJobStatus, generation: int, now: datetime) -> ScrapeJobStatus:
-    verdicts = {
+    verdicts: dict[str, Verdict] = {
         READY: ("False", "Suspended", "spec.suspend holds the job back; set it to false to submit it"),
         RUNNING: ("False", "Suspended", ""),
         SUCCEEDED: ("Unknown", "Suspended", "the job was not submitted"),
@@ -105,7 +99,7 @@ def suspended_status(previous: ScrapeJobStatus, generation: int, now: datetime) 
     return ScrapeJobStatus(
         phase=ScrapeJobPhase.PENDING,
         observed_generation=generation,
-        conditions=merge_conditions(previous.conditions, verdicts, generation, now),
+        conditions=_conditions(previous.conditions, verdicts, generation, now),
     )
 
 
@@ -122,7 +116,7 @@ def scheduled_status(
         ready: Verdict = ("False", "Suspended", "spec.suspend stops the schedule from creating runs")
     else:
         ready = ("True", "Scheduled", f"next run at {next_run.isoformat()}")
-    verdicts = {
+    verdicts: dict[str, Verdict] = {
         READY: ready,
         SUSPENDED: ("True" if spec.suspend else "False", "Suspended" if spec.suspend else "Scheduled", ""),
     }
@@ -130,14 +124,14 @@ def scheduled_status(
         phase=ScrapeJobPhase.SCHEDULED,
         last_schedule_time=previous.last_schedule_time,
         observed_generation=generation,
-        conditions=merge_conditions(previous.conditions, verdicts, generation, now),
+        conditions=_conditions(previous.conditions, verdicts, generation, now),
     )
 
 
 def _failed(
     previous: ScrapeJobStatus, *, reason: str, message: str, generation: int, now: datetime, job_id: str | None
 ) -> ScrapeJobStatus:
-    verdicts = {
+    verdicts: dict[str, Verdict] = {
         READY: ("False", reason, message),
         RUNNING: ("False", reason, ""),
         SUCCEEDED: ("False", reason, message),
@@ -149,7 +143,7 @@ def _failed(
             "job_id": job_id,
             "finished_at": previous.finished_at or now,
             "observed_generation": generation,
-            "conditions": merge_conditions(previous.conditions, verdicts, generation, now),
+            "conditions": _conditions(previous.conditions, verdicts, generation, now),
         }
     )
 

@@ -24,7 +24,7 @@ def install_workerpool_crd(plane: ControlPlane) -> None:
 
 
 class PoolOperator:
-    """`kopf run` of `crawlfleet_operator.pools` only, limited to namespaces
+    """`kopf run` of `crawlfleet_operator.pool_handlers` only, limited to namespaces
     matching `namespaces` so that several can share one cluster."""
 
     def __init__(self, plane: ControlPlane, env: dict[str, str], directory: Path, namespaces: str) -> None:
@@ -36,7 +36,7 @@ class PoolOperator:
                 f"""
                 import kopf
 
-                from crawlfleet_operator import pools  # noqa: F401  (registers the handlers)
+                from crawlfleet_operator import pool_handlers  # noqa: F401  (registers the handlers)
                 from crawlfleet_operator.metrics import start_metrics_server
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -11,13 +10,11 @@ from pydantic import ValidationError
 from crawlfleet_core.resources.workerpools import ScalePolicy, WorkerPoolSpec
 from crawlfleet_core.store.queues import QueueDepth
 from crawlfleet_operator.autoscaling import (
-    QUEUE_READABLE,
     Decision,
     Recommendation,
     desired_replicas,
     measure_failed,
     step_limit,
-    with_condition,
 )
 
 
@@ -145,35 +142,6 @@ def test_a_redis_error_keeps_the_current_count_and_the_history() -> None:
     assert (decision.replicas, decision.changes, decision.reason) == (4, False, "QueueUnreadable")
     assert "Connection refused" in decision.message
     assert decision.history == history
-
-
-def test_condition_transition_time_moves_only_when_its_status_does() -> None:
-    start = datetime(2025, 1, 1, tzinfo=UTC)
-    first = with_condition(
-        [], type_=QUEUE_READABLE, status=True, reason="Measured", message="", now=start, generation=1
-    )
-    later = with_condition(
-        first,
-        type_=QUEUE_READABLE,
-        status=True,
-        reason="Measured",
-        message="again",
-        now=start + timedelta(minutes=1),
-        generation=2,
-    )
-    assert later[0].last_transition_time == start
-    assert later[0].observed_generation == 2
-    failed = with_condition(
-        later,
-        type_=QUEUE_READABLE,
-        status=False,
-        reason="RedisError",
-        message="down",
-        now=start + timedelta(minutes=2),
-        generation=2,
-    )
-    assert len(failed) == 1
-    assert (failed[0].status, failed[0].last_transition_time) == ("False", start + timedelta(minutes=2))
 
 
 def test_max_below_min_is_refused() -> None:

@@ -8,10 +8,13 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -107,11 +110,11 @@ class Namespace:
         self.name = f"{NAMESPACE_PREFIX}{uuid.uuid4().hex[:8]}"
         plane.kubectl("create", "namespace", self.name)
 
-    def apply(self, name: str, **spec: Any) -> dict[str, Any]:
+    def apply(self, name: str, *, labels: dict[str, str] | None = None, **spec: Any) -> dict[str, Any]:
         manifest = {
             "apiVersion": "crawlfleet.io/v1alpha1",
             "kind": "ScrapeJob",
-            "metadata": {"name": name},
+            "metadata": {"name": name, "labels": labels or {}},
             "spec": spec,
         }
         self.plane.kubectl("apply", "-n", self.name, "-f", "-", input=json.dumps(manifest))
@@ -119,6 +122,34 @@ class Namespace:
 
     def get(self, name: str) -> dict[str, Any]:
         return dict(json.loads(self.plane.kubectl("get", "sj", name, "-n", self.name, "-o", "json").stdout))
+
+    def names(self, selector: str) -> set[str]:
+        listing = self.plane.kubectl("get", "sj", "-n", self.name, "-l", selector, "-o", "name").stdout
+        return {line.removeprefix("scrapejob.crawlfleet.io/") for line in listing.split()}
+
+    def versions_until_deleted(self, name: str, timeout: float = 90) -> list[dict[str, Any]]:
+        """Every version of the ScrapeJob a watch delivers, the last one as it was deleted."""
+        versions: list[dict[str, Any]] = []
+        with subprocess.Popen(
+            [str(self.plane.assets_dir / "kubectl"), f"--kubeconfig={self.plane.kubeconfig}", "get", "sj", name,
+             "-n", self.name, "--watch", "--output-watch-events", "-o", "json"],
+            stdout=subprocess.PIPE,
+            text=True,
+        ) as watch:  # fmt: skip
+            assert watch.stdout is not None
+            deadline = threading.Timer(timeout, watch.kill)
+            deadline.start()
+            try:
+                for line in watch.stdout:  # one event a line
+                    event = json.loads(line)
+                    versions.append(event["object"])
+                    if event["type"] == "DELETED":
+                        return versions
+            finally:
+                deadline.cancel()
+                watch.kill()
+        phases = [version.get("status", {}).get("phase") for version in versions]
+        raise AssertionError(f"ScrapeJob {name} was not deleted within {timeout}s; its phases were {phases}")
 
     def exists(self, name: str) -> bool:
         return bool(self.plane.kubectl("get", "sj", name, "-n", self.name, "--ignore-not-found", "-o", "name").stdout)
@@ -251,8 +282,16 @@ def test_a_suspended_scrapejob_waits_until_released(
 
 
 def test_a_finished_scrapejob_goes_after_its_ttl(operator: Operator, namespace: Namespace, website: Website) -> None:
-    namespace.apply("brief", startUrls=[website.url("/page/4")], maxDepth=0, ttlSecondsAfterFinished=1)
+    ttl = 3
+    namespace.apply("brief", startUrls=[website.url("/page/4")], maxDepth=0, ttlSecondsAfterFinished=ttl)
+    versions = namespace.versions_until_deleted("brief")
+    assert "Succeeded" in [version.get("status", {}).get("phase") for version in versions], versions
     wait_until(lambda: not namespace.exists("brief"), 60, "the finished ScrapeJob to be deleted after its TTL")
+    last = versions[-1]
+    finished = datetime.fromisoformat(last["status"]["finishedAt"])
+    deleted = datetime.fromisoformat(last["metadata"]["deletionTimestamp"])
+    # The API server stamps a deletion in whole seconds.
+    assert deleted >= (finished + timedelta(seconds=ttl)).replace(microsecond=0)
 
 
 def test_a_spec_the_api_server_admits_but_the_model_refuses_fails_visibly(
@@ -291,6 +330,34 @@ def test_a_schedule_creates_runs_owned_by_it(operator: Operator, namespace: Name
     assert ("Normal", "RunCreated") in namespace.events("minutely")
 
 
+def test_a_schedule_keeps_its_newest_finished_runs_and_every_unfinished_one(
+    operator: Operator, namespace: Namespace, website: Website
+) -> None:
+    """The runs are made here, labelled as the schedule labels its own, so that
+    several finish within seconds rather than one a minute."""
+    crawl: dict[str, Any] = {"startUrls": [website.url("/page/6")], "maxDepth": 0}
+    namespace.apply("nightly", schedule="0 0 1 1 *", historyLimit=1, **crawl)
+    namespace.wait_phase("nightly", {"Scheduled"})
+    label = {"crawlfleet.io/schedule": "nightly"}
+    namespace.apply("nightly-held", labels=label, suspend=True, **crawl)
+    namespace.wait_phase("nightly-held", {"Pending"})
+
+    def newer_than(created: str) -> bool:
+        """Creation times have whole seconds: a run made now would be newer, not as new."""
+        return datetime.now(UTC) >= datetime.fromisoformat(created) + timedelta(seconds=1)
+
+    for number in range(1, 4):
+        body = namespace.apply(f"nightly-{number}", labels=label, **crawl)
+        done = namespace.wait_phase(f"nightly-{number}", {"Succeeded", "Failed", "Cancelled"})
+        assert done["status"]["phase"] == "Succeeded"
+        wait_until(partial(newer_than, body["metadata"]["creationTimestamp"]), 5, "the next second")
+    wait_until(
+        lambda: namespace.names("crawlfleet.io/schedule=nightly") == {"nightly-held", "nightly-3"},
+        30,
+        "the older finished runs to be deleted",
+    )
+
+
 def test_the_operator_serves_its_autoscaling_metrics(operator: Operator) -> None:
     with urllib.request.urlopen(f"http://127.0.0.1:{operator.metrics_port}/metrics", timeout=5) as response:
         text = response.read().decode()
@@ -301,3 +368,37 @@ def test_the_operator_serves_its_autoscaling_metrics(operator: Operator) -> None
         "crawlfleet_pool_scale_events_total",
     ):
         assert f"# TYPE {name.removesuffix('_total')}" in text, name
+
+
+def test_the_operator_posts_an_event_for_each_scale_of_a_pool(operator: Operator, namespace: Namespace) -> None:
+    """kopf's own log lines reach Events only from WARNING up; a scale is news all the same."""
+    labels = {"app": "workers"}
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "workers"},
+        "spec": {
+            "replicas": 0,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"containers": [{"name": "worker", "image": "crawlfleet/workers:test"}]},
+            },
+        },
+    }
+    pool = {
+        "apiVersion": "crawlfleet.io/v1alpha1",
+        "kind": "WorkerPool",
+        "metadata": {"name": "pool"},
+        "spec": {"queue": f"q-{uuid.uuid4().hex[:10]}", "deployment": "workers", "minReplicas": 2},
+    }
+    for manifest in (deployment, pool):
+        namespace.plane.kubectl("apply", "-n", namespace.name, "-f", "-", input=json.dumps(manifest))
+
+    def replicas() -> str:
+        return namespace.plane.kubectl(
+            "get", "deployment", "workers", "-n", namespace.name, "-o", "jsonpath={.spec.replicas}"
+        ).stdout
+
+    wait_until(lambda: replicas() == "2", 30, "the pool to scale its Deployment to minReplicas")
+    wait_until(lambda: ("Normal", "ScaledUp") in namespace.events("pool"), 30, "a ScaledUp event")

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from crawlfleet_core.model.jobs import JobSpec
 from crawlfleet_core.model.states import JobState
 from crawlfleet_core.model.status import JobStatus, Progress
 from crawlfleet_core.resources.scrapejobs import ScrapeJobPhase, ScrapeJobSpec, ScrapeJobStatus
@@ -135,11 +136,30 @@ def test_a_spec_the_model_refuses_fails_the_scrapejob() -> None:
 
 
 def test_a_run_drops_the_schedule_and_the_job_spec_drops_kubernetes_fields() -> None:
-    spec = ScrapeJobSpec.model_validate(
-        {"startUrls": ["https://example.com/"], "schedule": "*/5 * * * *", "suspend": True, "historyLimit": 1}
-    )
+    crawl = {
+        "startUrls": ["https://example.com/"],
+        "allowedDomains": ["example.com", "example.org"],
+        "maxPages": 7,
+        "maxDepth": 1,
+        "followLinks": False,
+        "extract": {"title": "h1::text"},
+        "obeyRobotsTxt": False,
+        "concurrency": 2,
+        "timeLimitSeconds": 60,
+        "retries": 0,
+        "queue": "fast",
+        "priority": 8,
+    }
+    kubernetes_only = {"schedule": "*/5 * * * *", "suspend": True, "ttlSecondsAfterFinished": 60, "historyLimit": 1}
+    spec = ScrapeJobSpec.model_validate(crawl | kubernetes_only)
     run = spec.run_spec()
     assert "schedule" not in run
     assert run["suspend"] is False
     assert ScrapeJobSpec.model_validate(run).schedule is None
     assert spec.job_spec().model_dump().keys() == {name for name in type(spec.job_spec()).model_fields}
+    job = spec.job_spec()
+    assert type(job) is JobSpec
+    carried = job.model_dump(mode="json", by_alias=True)
+    assert carried.keys().isdisjoint(kubernetes_only)
+    assert {key: carried[key] for key in crawl} == crawl
+    assert all(getattr(job, name) == getattr(spec, name) for name in JobSpec.model_fields)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from celery.result import AsyncResult
 
 from crawlfleet_core.celery_app import SLEEP_TASK
 from crawlfleet_core.service import JobService
@@ -132,9 +133,13 @@ def fresh_queue() -> str:
     return f"q-{uuid.uuid4().hex[:10]}"
 
 
-def send_sleeps(job_service: JobService, queue: str, count: int, seconds: int = 30, priority: int = 0) -> None:
-    for _ in range(count):
+def send_sleeps(
+    job_service: JobService, queue: str, count: int, seconds: int = 30, priority: int = 0
+) -> list[AsyncResult[Any]]:
+    return [
         job_service.app.send_task(SLEEP_TASK, kwargs={"seconds": seconds}, queue=queue, priority=priority)
+        for _ in range(count)
+    ]
 
 
 def test_a_jump_to_40_tasks_scales_to_10_replicas_clamped_to_max(
@@ -185,7 +190,8 @@ def test_in_flight_tasks_hold_replicas_up_when_the_list_is_empty(
     queue = fresh_queue()
     cluster.deployment("workers", 1)
     worker_factory(queues=queue, concurrency=2)
-    send_sleeps(job_service, queue, 2, seconds=8)
+    # Longer than the wait for the pool's first measurement and the hold after it together.
+    tasks = send_sleeps(job_service, queue, 2, seconds=25)
     cluster.pool(
         "pool", queue=queue, deployment="workers", tasksPerReplica=2, scaleDown={"stabilizationWindowSeconds": 0}
     )
@@ -195,6 +201,8 @@ def test_in_flight_tasks_hold_replicas_up_when_the_list_is_empty(
         "the list empty and both tasks in flight",
     )
     cluster.hold_replicas("workers", 1, 3)
+    assert not any(task.ready() for task in tasks), "a task ended during the hold, which then proved nothing"
+    wait_until(lambda: all(task.ready() for task in tasks), 40, "both tasks to finish")
     cluster.wait_replicas("workers", 0, timeout=20)
 
 
@@ -257,16 +265,22 @@ def test_busy_workers_are_the_last_removed(
     wait_until(lambda: len(cluster.pods("workers")) == 2, 15, "two worker pods")
     first, second = cluster.pods("workers")
     worker_factory(queues=queue, concurrency=1, extra_env={"CRAWLFLEET_POD_NAME": second})
-    send_sleeps(job_service, queue, 1, seconds=12)
-    worker_factory(queues=queue, concurrency=1, extra_env={"CRAWLFLEET_POD_NAME": first})
+    # Longer than every wait below together (the other worker's start, the scale-down, the pods going),
+    # so the task is still held when the pods are ranked; it is revoked once the test has seen enough.
+    (task,) = send_sleeps(job_service, queue, 1, seconds=120)
+    try:
+        worker_factory(queues=queue, concurrency=1, extra_env={"CRAWLFLEET_POD_NAME": first})
 
-    cluster.pool(
-        "pool", queue=queue, deployment="workers", tasksPerReplica=1, scaleDown={"stabilizationWindowSeconds": 1}
-    )
-    cluster.wait_replicas("workers", 1)
-    wait_until(lambda: cluster.pods("workers") == [second], 15, f"only the busy pod {second} to remain")
-    pod = cluster.get("pod", second)
-    assert pod["metadata"]["annotations"]["controller.kubernetes.io/pod-deletion-cost"] == "1"
+        cluster.pool(
+            "pool", queue=queue, deployment="workers", tasksPerReplica=1, scaleDown={"stabilizationWindowSeconds": 1}
+        )
+        cluster.wait_replicas("workers", 1)
+        wait_until(lambda: cluster.pods("workers") == [second], 15, f"only the busy pod {second} to remain")
+        pod = cluster.get("pod", second)
+        assert pod["metadata"]["annotations"]["controller.kubernetes.io/pod-deletion-cost"] == "1"
+        assert not task.ready()
+    finally:
+        task.revoke(terminate=True)
 
 
 def test_redis_down_keeps_replicas_and_sets_a_condition(
