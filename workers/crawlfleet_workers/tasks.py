@@ -15,7 +15,7 @@ from crawlfleet_core.model.status import Progress
 from crawlfleet_core.settings import get_settings
 from crawlfleet_workers.app import app
 from crawlfleet_workers.bookkeeping import job_store
-from crawlfleet_workers.crawling import run_crawl
+from crawlfleet_workers.supervisor import run_crawl
 
 RETRY_BACKOFF_SECONDS = 2
 
