@@ -28,10 +28,10 @@ def slow_job(website: Website, queue: str, pages: int = 1000) -> JobSpec:
 
 
 def test_revoking_a_running_crawl_stops_it_and_the_worker_goes_on(
-    job_service: JobService, worker_factory: type[CeleryWorker], website: Website
+    job_service: JobService, worker_factory: type[CeleryWorker], own_website: Website
 ) -> None:
     worker = worker_factory(queues="revoke", concurrency=1)
-    watch = Watch(job_service, job_service.submit(slow_job(website, "revoke")))
+    watch = Watch(job_service, job_service.submit(slow_job(own_website, "revoke")))
     watch.until(lambda s: s.state is JobState.PROGRESS and s.progress.pages >= 1, 30, "PROGRESS")
     assert len(crawl_processes(worker)) == 1
 
@@ -40,11 +40,11 @@ def test_revoking_a_running_crawl_stops_it_and_the_worker_goes_on(
     wait_until(lambda: not crawl_processes(worker), 15, "the crawl process to end")
     final = watch.until(lambda s: s.state is JobState.REVOKED and s.finished_at is not None, 15, "REVOKED")
     assert final.error == "cancelled"
-    requests_after = len(website.requests)
+    requests_after = len(own_website.requests)
     time.sleep(1.5)
-    assert len(website.requests) == requests_after, "the revoked crawl still fetches pages"
+    assert len(own_website.requests) == requests_after, "the revoked crawl still fetches pages"
 
-    after = Watch(job_service, job_service.submit(spec(startUrls=[website.url("/page/0")], queue="revoke")))
+    after = Watch(job_service, job_service.submit(spec(startUrls=[own_website.url("/page/0")], queue="revoke")))
     assert after.finished(30).state is JobState.SUCCESS
 
 
