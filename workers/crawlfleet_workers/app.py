@@ -13,9 +13,11 @@ from celery import signals
 
 from crawlfleet_core.celery_app import create_celery_app
 from crawlfleet_core.settings import get_settings
+from crawlfleet_workers.activity import ActivityReport
 
 app = create_celery_app(get_settings())
-app.conf.include = ["crawlfleet_workers.activity", "crawlfleet_workers.bookkeeping", "crawlfleet_workers.tasks"]
+app.conf.include = ["crawlfleet_workers.bookkeeping", "crawlfleet_workers.tasks"]
+app.steps["consumer"].add(ActivityReport)
 
 
 @signals.worker_init.connect
