@@ -139,3 +139,17 @@ def test_example_sleep_task_reports_progress_each_second(job_service: JobService
     result.get(timeout=30, on_message=on_message)
     assert result.get(timeout=10) == {"slept": 2}
     assert sorted(set(seen)) == [0, 1]
+
+
+def test_a_job_keeps_its_newest_items_up_to_the_cap(
+    job_service: JobService, worker_factory: type[CeleryWorker], own_website: Website
+) -> None:
+    """CRAWLFLEET_ITEMS_MAX_PER_JOB bounds the job's stream; the oldest items are trimmed."""
+    worker_factory(queues="capped", concurrency=1, extra_env={"CRAWLFLEET_ITEMS_MAX_PER_JOB": "5"})
+    watch = run(job_service, spec(startUrls=[own_website.url("/page/0")], queue="capped", concurrency=1))
+    assert watch.last is not None and watch.last.result is not None
+    assert watch.last.result["items"] == own_website.size == 15
+    kept = [item["url"] for item in job_service.store.read_items(watch.job_id, None, 100).items]
+    # One request at a time, so the pages were scraped in the order the site served them.
+    served = [own_website.url(path) for path in own_website.paths_requested() if path.startswith("/page/")]
+    assert kept == served[-5:]
