@@ -6,6 +6,7 @@ import os
 import signal
 import uuid
 
+from crawlfleet_core.model.states import JobState
 from crawlfleet_core.service import JobService
 from crawlfleet_core.store.keys import worker_activity_key
 from tests.harness.celery_worker import CeleryWorker
@@ -35,6 +36,6 @@ def test_a_worker_reports_what_it_holds_until_it_has_drained(
     assert broker.get(key) == "1"
 
     held_website.release()
-    assert watch.finished(30).state == "SUCCESS"
+    assert watch.finished(30).state is JobState.SUCCESS
     assert worker.process.wait(30) == 0
     assert broker.get(key) is None, "the stopped worker left its report behind"

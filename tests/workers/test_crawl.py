@@ -153,3 +153,27 @@ def test_a_job_keeps_its_newest_items_up_to_the_cap(
     # One request at a time, so the pages were scraped in the order the site served them.
     served = [own_website.url(path) for path in own_website.paths_requested() if path.startswith("/page/")]
     assert kept == served[-5:]
+
+
+def test_a_higher_priority_job_runs_first_on_a_busy_worker(
+    job_service: JobService, worker_factory: type[CeleryWorker], held_website: HeldWebsite
+) -> None:
+    """Both jobs wait in the queue while the worker's one process crawls the held site."""
+    worker_factory(queues="priority", concurrency=1)
+    busy = Watch(
+        job_service,
+        job_service.submit(spec(startUrls=[held_website.url("/slow/0")], maxPages=3, concurrency=1, queue="priority")),
+    )
+    busy.until(lambda s: s.state is JobState.PROGRESS, 30, "the first job to run")
+
+    def one_page(priority: int) -> str:
+        job = spec(startUrls=[held_website.url("/page/0")], followLinks=False, queue="priority", priority=priority)
+        return job_service.submit(job)
+
+    low, high = one_page(1), one_page(8)
+    held_website.release()
+    finished = {job_id: Watch(job_service, job_id).finished(60) for job_id in (low, high)}
+    assert all(status.state is JobState.SUCCESS for status in finished.values())
+    high_started, low_started = finished[high].started_at, finished[low].started_at
+    assert high_started is not None and low_started is not None
+    assert high_started < low_started
