@@ -64,6 +64,8 @@ class ActivityReporter:
         self.report(arriving=request)
 
     def stop(self) -> None:
+        if self._thread.ident is None:  # stopped before its consumer ever started: nothing reported
+            return
         self._stop.set()
         self._thread.join(timeout=ACTIVITY_REPORT_SECONDS * 2)
         try:
