@@ -39,6 +39,7 @@ def scrapy_settings(spec: JobSpec, settings: Settings) -> dict[str, Any]:
         ALLOWED_NETWORKS_SETTING: settings.allowed_networks,
         "EXTENSIONS": {"crawlfleet_workers.reporting.ProgressReport": 0},
         "ITEM_PIPELINES": {"crawlfleet_workers.reporting.ItemStream": 1000},
+        # The item pipeline opens the job store these name, with their TTL and items bound.
         PLATFORM_SETTING: settings,
         # A proxy from the environment would connect on the crawl's behalf, past the guard.
         "HTTPPROXY_ENABLED": False,
