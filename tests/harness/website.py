@@ -104,3 +104,25 @@ class Website:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class HeldWebsite(Website):
+    """A site whose slow pages from `/slow/<held_from>` on are answered only after
+    `release()`, so that a crawl of it is still running when the test acts on it."""
+
+    def __init__(self, held_from: int) -> None:
+        self.held_from = held_from
+        self.released = threading.Event()
+        super().__init__()
+
+    def render(self, path: str) -> tuple[int, str]:
+        if path.startswith("/slow/") and int(path.removeprefix("/slow/")) >= self.held_from:
+            self.released.wait()
+        return super().render(path)
+
+    def release(self) -> None:
+        self.released.set()
+
+    def stop(self) -> None:
+        self.release()
+        super().stop()

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import time
+from typing import Any
 
 from crawlfleet_core.model.jobs import JobSpec
 from crawlfleet_core.model.states import JobState
 from crawlfleet_core.service import JobService
 from tests.harness.celery_worker import CeleryWorker
 from tests.harness.jobs import Watch, spec
-from tests.harness.website import Website
+from tests.harness.website import HeldWebsite, Website
 
 EXTRACT = {"title": "h1.title::text", "price": "xpath://span[@class='price']/text()"}
 
@@ -43,17 +43,17 @@ def test_crawl_of_the_site_gives_exact_pages_and_items(
 
 
 def test_robots_txt_is_obeyed_by_default_and_offsite_links_are_not_followed(
-    job_service: JobService, celery_worker: CeleryWorker, website: Website
+    job_service: JobService, celery_worker: CeleryWorker, own_website: Website
 ) -> None:
-    before = len(website.requests)
-    run(job_service, spec(startUrls=[website.url("/page/0")], maxDepth=1))
-    paths = website.paths_requested()[before:]
+    before = len(own_website.requests)
+    run(job_service, spec(startUrls=[own_website.url("/page/0")], maxDepth=1))
+    paths = own_website.paths_requested()[before:]
     assert "/robots.txt" in paths
     assert "/private/secret" not in paths
 
-    before = len(website.requests)
-    watch = run(job_service, spec(startUrls=[website.url("/page/0")], maxDepth=1, obeyRobotsTxt=False))
-    paths = website.paths_requested()[before:]
+    before = len(own_website.requests)
+    watch = run(job_service, spec(startUrls=[own_website.url("/page/0")], maxDepth=1, obeyRobotsTxt=False))
+    paths = own_website.paths_requested()[before:]
     assert "/private/secret" in paths and "/robots.txt" not in paths
     assert watch.last is not None and watch.last.result is not None
     assert watch.last.result["pages"] == 4  # page 0, its two children, and /private/secret
@@ -111,13 +111,15 @@ def test_a_crawl_past_its_time_limit_ends_cleanly_with_what_it_got(
 
 
 def test_progress_is_published_while_the_crawl_runs(
-    job_service: JobService, celery_worker: CeleryWorker, website: Website
+    job_service: JobService, celery_worker: CeleryWorker, held_website: HeldWebsite
 ) -> None:
-    job = spec(startUrls=[website.url("/slow/0")], maxDepth=100, maxPages=6, concurrency=1)
+    """The site holds the crawl after two pages, so it cannot end before the test sees it run."""
+    job = spec(startUrls=[held_website.url("/slow/0")], maxDepth=100, maxPages=6, concurrency=1)
     watch = Watch(job_service, job_service.submit(job))
     running = watch.until(lambda s: s.state is JobState.PROGRESS and s.progress.pages >= 2, 30, "PROGRESS")
     assert 0 < running.progress.percent < 100
     assert running.progress.items >= 1
+    held_website.release()
     final = watch.finished(30)
     assert final.state is JobState.SUCCESS
     assert final.progress.pages == 6
@@ -125,14 +127,53 @@ def test_progress_is_published_while_the_crawl_runs(
 
 
 def test_example_sleep_task_reports_progress_each_second(job_service: JobService, celery_worker: CeleryWorker) -> None:
-    result = job_service.app.send_task("crawlfleet.sleep", kwargs={"seconds": 2})
+    """The result backend publishes every state it stores to the task's subscribers, and
+    sending the task subscribes, so each PROGRESS arrives however slowly this test runs."""
     seen = []
-    while True:
-        meta = result.backend.get_task_meta(result.id)  # state and meta from one read
-        if meta["status"] == "PROGRESS":
+
+    def on_message(meta: dict[str, Any]) -> None:
+        if meta["status"] == JobState.PROGRESS:
             seen.append(meta["result"]["elapsed"])
-        if meta["status"] == "SUCCESS":
-            break
-        time.sleep(0.05)
+
+    result = job_service.app.send_task("crawlfleet.sleep", kwargs={"seconds": 2})
+    result.get(timeout=30, on_message=on_message)
     assert result.get(timeout=10) == {"slept": 2}
     assert sorted(set(seen)) == [0, 1]
+
+
+def test_a_job_keeps_its_newest_items_up_to_the_cap(
+    job_service: JobService, worker_factory: type[CeleryWorker], own_website: Website
+) -> None:
+    """CRAWLFLEET_ITEMS_MAX_PER_JOB bounds the job's stream; the oldest items are trimmed."""
+    worker_factory(queues="capped", concurrency=1, extra_env={"CRAWLFLEET_ITEMS_MAX_PER_JOB": "5"})
+    watch = run(job_service, spec(startUrls=[own_website.url("/page/0")], queue="capped", concurrency=1))
+    assert watch.last is not None and watch.last.result is not None
+    assert watch.last.result["items"] == own_website.size == 15
+    kept = [item["url"] for item in job_service.store.read_items(watch.job_id, None, 100).items]
+    # One request at a time, so the pages were scraped in the order the site served them.
+    served = [own_website.url(path) for path in own_website.paths_requested() if path.startswith("/page/")]
+    assert kept == served[-5:]
+
+
+def test_a_higher_priority_job_runs_first_on_a_busy_worker(
+    job_service: JobService, worker_factory: type[CeleryWorker], held_website: HeldWebsite
+) -> None:
+    """Both jobs wait in the queue while the worker's one process crawls the held site."""
+    worker_factory(queues="priority", concurrency=1)
+    busy = Watch(
+        job_service,
+        job_service.submit(spec(startUrls=[held_website.url("/slow/0")], maxPages=3, concurrency=1, queue="priority")),
+    )
+    busy.until(lambda s: s.state is JobState.PROGRESS, 30, "the first job to run")
+
+    def one_page(priority: int) -> str:
+        job = spec(startUrls=[held_website.url("/page/0")], followLinks=False, queue="priority", priority=priority)
+        return job_service.submit(job)
+
+    low, high = one_page(1), one_page(8)
+    held_website.release()
+    finished = {job_id: Watch(job_service, job_id).finished(60) for job_id in (low, high)}
+    assert all(status.state is JobState.SUCCESS for status in finished.values())
+    high_started, low_started = finished[high].started_at, finished[low].started_at
+    assert high_started is not None and low_started is not None
+    assert high_started < low_started

@@ -24,15 +24,15 @@ def guarded_worker(worker_factory: type[CeleryWorker]) -> CeleryWorker:
     [("127.0.0.1", "127.0.0.1 is not a public address"), ("localhost", "localhost resolves to 127.0.0.1")],
 )
 def test_loopback_is_refused_by_default(
-    job_service: JobService, guarded_worker: CeleryWorker, website: Website, host: str, reason: str
+    job_service: JobService, guarded_worker: CeleryWorker, own_website: Website, host: str, reason: str
 ) -> None:
-    before = len(website.requests)
-    url = f"http://{host}:{website.port}/page/0"
+    before = len(own_website.requests)
+    url = f"http://{host}:{own_website.port}/page/0"
     watch = Watch(job_service, job_service.submit(spec(startUrls=[url], queue="guarded", retries=0)))
     final = watch.finished(30)
     assert final.state is JobState.FAILURE
     assert final.error is not None and reason in final.error and "CRAWLFLEET_ALLOWED_NETWORKS" in final.error
-    assert len(website.requests) == before, "the refused crawl reached the site"
+    assert len(own_website.requests) == before, "the refused crawl reached the site"
 
 
 def test_a_redirect_to_a_private_address_is_refused(

@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import signal
 import time
+from typing import Any
 
 import psutil
+from celery.result import AsyncResult
 
 from crawlfleet_core.model.jobs import JobSpec
 from crawlfleet_core.model.states import JobState
@@ -23,15 +25,23 @@ def crawl_processes(worker: CeleryWorker) -> list[psutil.Process]:
     return [proc for proc in main.children(recursive=True) if proc.ppid() != main.pid]
 
 
-def slow_job(website: Website, queue: str, pages: int = 1000) -> JobSpec:
-    return spec(startUrls=[website.url("/slow/0")], maxDepth=100, maxPages=pages, concurrency=1, queue=queue)
+def slow_job(website: Website, queue: str, pages: int = 1000, **fields: Any) -> JobSpec:
+    return spec(startUrls=[website.url("/slow/0")], maxDepth=100, maxPages=pages, concurrency=1, queue=queue, **fields)
+
+
+def gone(process: psutil.Process) -> bool:
+    """Whether the process has ended; one nobody reaps lingers as a zombie."""
+    try:
+        return process.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
 
 
 def test_revoking_a_running_crawl_stops_it_and_the_worker_goes_on(
-    job_service: JobService, worker_factory: type[CeleryWorker], website: Website
+    job_service: JobService, worker_factory: type[CeleryWorker], own_website: Website
 ) -> None:
     worker = worker_factory(queues="revoke", concurrency=1)
-    watch = Watch(job_service, job_service.submit(slow_job(website, "revoke")))
+    watch = Watch(job_service, job_service.submit(slow_job(own_website, "revoke")))
     watch.until(lambda s: s.state is JobState.PROGRESS and s.progress.pages >= 1, 30, "PROGRESS")
     assert len(crawl_processes(worker)) == 1
 
@@ -40,11 +50,11 @@ def test_revoking_a_running_crawl_stops_it_and_the_worker_goes_on(
     wait_until(lambda: not crawl_processes(worker), 15, "the crawl process to end")
     final = watch.until(lambda s: s.state is JobState.REVOKED and s.finished_at is not None, 15, "REVOKED")
     assert final.error == "cancelled"
-    requests_after = len(website.requests)
+    requests_after = len(own_website.requests)
     time.sleep(1.5)
-    assert len(website.requests) == requests_after, "the revoked crawl still fetches pages"
+    assert len(own_website.requests) == requests_after, "the revoked crawl still fetches pages"
 
-    after = Watch(job_service, job_service.submit(spec(startUrls=[website.url("/page/0")], queue="revoke")))
+    after = Watch(job_service, job_service.submit(spec(startUrls=[own_website.url("/page/0")], queue="revoke")))
     assert after.finished(30).state is JobState.SUCCESS
 
 
@@ -106,3 +116,53 @@ def test_warm_shutdown_finishes_the_running_crawl(
     assert final.state is JobState.SUCCESS, final.error
     assert final.progress.pages == 4
     assert worker.process.wait(30) == 0
+
+
+def test_a_crawl_that_keeps_crashing_fails_once_its_retries_are_spent(
+    job_service: JobService, worker_factory: type[CeleryWorker], website: Website
+) -> None:
+    worker = worker_factory(queues="exhausted", concurrency=1)
+    watch = Watch(job_service, job_service.submit(slow_job(website, "exhausted", retries=1)))
+    watch.until(lambda s: s.state is JobState.PROGRESS, 30, "PROGRESS")
+    (crawl,) = crawl_processes(worker)
+    crawl.send_signal(signal.SIGKILL)
+    watch.until(lambda s: s.state is JobState.RETRY, 15, "RETRY")
+    (retried,) = wait_until(lambda: crawl_processes(worker), 30, "the retried crawl")
+    retried.send_signal(signal.SIGKILL)
+    final = watch.finished(30)
+    assert final.state is JobState.FAILURE
+    assert final.error is not None and "CrawlCrashedError" in final.error and "SIGKILL" in final.error
+    assert watch.states.count(JobState.RETRY) == 1
+
+
+def test_a_job_cancelled_while_queued_is_skipped_by_a_worker_started_later(
+    job_service: JobService, worker_factory: type[CeleryWorker], own_website: Website
+) -> None:
+    """No worker consumes the queue when the revoke is broadcast; the one started after never heard it."""
+    job_id = job_service.submit(spec(startUrls=[own_website.url("/page/0")], queue="latecomer"))
+    cancelled = job_service.cancel(job_id)
+    assert cancelled is not None and cancelled.state is JobState.REVOKED
+    worker_factory(queues="latecomer", concurrency=1)
+    backend = AsyncResult(job_id, app=job_service.app)
+    wait_until(lambda: backend.state == JobState.REVOKED, 30, "the worker to record the job as REVOKED")
+    record = job_service.record(job_id)
+    assert record is not None and record.received_at is not None, "no worker took the job"
+    assert own_website.requests == [], "the cancelled job crawled"
+    final = job_service.status(job_id)
+    assert final is not None and final.state is JobState.REVOKED and final.error == "cancelled"
+
+
+def test_a_crawl_dies_with_its_pool_process(
+    job_service: JobService, worker_factory: type[CeleryWorker], website: Website
+) -> None:
+    """PR_SET_PDEATHSIG: a pool process killed outright cannot leave its crawl running."""
+    worker = worker_factory(queues="orphaned", concurrency=1)
+    watch = Watch(job_service, job_service.submit(slow_job(website, "orphaned")))
+    watch.until(lambda s: s.state is JobState.PROGRESS, 30, "PROGRESS")
+    (crawl,) = crawl_processes(worker)
+    pool_process = psutil.Process(crawl.ppid())
+    pool_process.send_signal(signal.SIGKILL)
+    wait_until(lambda: gone(crawl), 15, "the crawl of the killed pool process to end")
+    assert worker.process.poll() is None
+    # The job is redelivered to the worker's new pool process; it is not needed here.
+    job_service.cancel(watch.job_id)

@@ -22,13 +22,18 @@ import threading
 from typing import Any
 
 import redis
-from celery.signals import task_received, worker_ready, worker_shutdown
+from celery import bootsteps
+from celery.signals import task_received
 from celery.worker import state
 
 from crawlfleet_core.store.keys import worker_activity_key
 from crawlfleet_core.store.queues import ACTIVITY_REPORT_SECONDS, ACTIVITY_TTL_SECONDS
 
 log = logging.getLogger(__name__)
+
+
+def pod_name() -> str:
+    return os.environ.get("CRAWLFLEET_POD_NAME") or socket.gethostname()
 
 
 class ActivityReporter:
@@ -41,7 +46,9 @@ class ActivityReporter:
         self._thread = threading.Thread(target=self._run, name="crawlfleet-activity", daemon=True)
 
     def start(self) -> None:
-        self._thread.start()
+        """Start reporting; a consumer restarting after a broker reconnect calls this again."""
+        if self._thread.ident is None:
+            self._thread.start()
 
     def report(self, arriving: object = None) -> None:
         """One write; a broker outage must not disturb the tasks, so errors are logged only.
@@ -53,7 +60,12 @@ class ActivityReporter:
         except (redis.RedisError, OSError) as error:
             log.warning("cannot report worker activity: %s", error)
 
+    def report_arriving(self, request: object, **_: Any) -> None:
+        self.report(arriving=request)
+
     def stop(self) -> None:
+        if self._thread.ident is None:  # stopped before its consumer ever started: nothing reported
+            return
         self._stop.set()
         self._thread.join(timeout=ACTIVITY_REPORT_SECONDS * 2)
         try:
@@ -68,30 +80,28 @@ class ActivityReporter:
             self._stop.wait(ACTIVITY_REPORT_SECONDS)
 
 
-_reporter: ActivityReporter | None = None
+class ActivityReport(bootsteps.StartStopStep):
+    """The worker's reporter, as a step of its consumer.
 
+    The report runs from the consumer's first start to its `shutdown`, which Celery
+    calls once the pool has finished the running tasks, so a worker draining in a
+    warm shutdown still reports what it holds. The consumer's `stop`, which comes
+    before that drain and on every broker reconnect, leaves the report running."""
 
-def pod_name() -> str:
-    return os.environ.get("CRAWLFLEET_POD_NAME") or socket.gethostname()
+    requires = ("celery.worker.consumer.tasks:Tasks",)
 
+    def __init__(self, parent: Any, **kwargs: Any) -> None:
+        super().__init__(parent, **kwargs)
+        self.reporter = ActivityReporter(parent.app.conf.broker_url, pod_name())
+        # Celery announces a task just before the request joins `reserved_requests`.
+        task_received.connect(self.reporter.report_arriving, sender=parent, weak=False)
 
-@worker_ready.connect
-def _start_reporting(sender: Any, **_: Any) -> None:
-    global _reporter  # noqa: PLW0603 - one reporter per worker process, started by Celery's signal
-    _reporter = ActivityReporter(sender.app.conf.broker_url, pod_name())
-    _reporter.start()
+    def start(self, parent: Any) -> None:
+        self.reporter.start()
 
+    def stop(self, parent: Any) -> None:
+        """Nothing: see the class's docstring."""
 
-@task_received.connect
-def _report_at_once(request: Any, **_: Any) -> None:
-    # Fires in the worker's main process just before the request joins `reserved_requests`.
-    if _reporter is not None:
-        _reporter.report(arriving=request)
-
-
-@worker_shutdown.connect
-def _stop_reporting(**_: Any) -> None:
-    global _reporter  # noqa: PLW0603
-    if _reporter is not None:
-        _reporter.stop()
-        _reporter = None
+    def shutdown(self, parent: Any) -> None:
+        task_received.disconnect(self.reporter.report_arriving, sender=parent)
+        self.reporter.stop()

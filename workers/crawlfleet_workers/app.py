@@ -1,18 +1,27 @@
-"""The worker's Celery application: `celery -A crawlfleet_workers.app worker`.
+"""The worker's Celery application: `celery --app=crawlfleet_workers.app worker`.
 
-Importing the tasks here also imports Scrapy in the worker's main process, before
-the prefork pool forks, so every crawl starts from a warm interpreter."""
+Flower and the worker's liveness probe (`celery inspect ping`) load this module too,
+so it stays light: the task modules come through `include`, and Scrapy with every
+crawl component is imported by a worker alone, at `worker_init`, before the prefork
+pool forks, so that every crawl still starts from a warm interpreter."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from celery import signals
+
 from crawlfleet_core.celery_app import create_celery_app
 from crawlfleet_core.settings import get_settings
+from crawlfleet_workers.activity import ActivityReport
 
 app = create_celery_app(get_settings())
+app.conf.include = ["crawlfleet_workers.bookkeeping", "crawlfleet_workers.tasks"]
+app.steps["consumer"].add(ActivityReport)
 
-from crawlfleet_workers import activity, bookkeeping, tasks  # noqa: E402  (signal handlers and tasks)
-from crawlfleet_workers.crawling import preload_crawl_components  # noqa: E402
 
-preload_crawl_components()
+@signals.worker_init.connect
+def preload_crawl_code(**_: Any) -> None:
+    from crawlfleet_workers.crawling import preload_crawl_components
 
-__all__ = ["activity", "app", "bookkeeping", "tasks"]
+    preload_crawl_components()

@@ -11,14 +11,14 @@ from typing import Any
 from celery import signals
 from celery.worker.request import Request
 
+from crawlfleet_core.model.states import FINISHED_STATES
 from crawlfleet_core.settings import get_settings
 from crawlfleet_core.store.jobs import JobStore
 
 
 @cache
 def job_store() -> JobStore:
-    settings = get_settings()
-    return JobStore.from_settings(settings)
+    return JobStore.from_settings(get_settings())
 
 
 @signals.task_received.connect
@@ -33,5 +33,5 @@ def _started(task_id: str, **_: Any) -> None:
 
 @signals.task_postrun.connect
 def _finished(task_id: str, state: str | None = None, **_: Any) -> None:
-    if state in ("SUCCESS", "FAILURE", "REVOKED"):
+    if state in FINISHED_STATES:
         job_store().mark(task_id, "finished_at")

@@ -5,17 +5,18 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from celery import Task, states
+from celery import Task
 from celery.exceptions import Ignore
 
 from crawlfleet_core.celery_app import CRAWL_TASK, SLEEP_TASK
 from crawlfleet_core.model.failures import CrawlCrashedError, CrawlFailedError, CrawlTimedOutError
 from crawlfleet_core.model.jobs import JobSpec
+from crawlfleet_core.model.states import JobState
 from crawlfleet_core.model.status import Progress
 from crawlfleet_core.settings import get_settings
 from crawlfleet_workers.app import app
 from crawlfleet_workers.bookkeeping import job_store
-from crawlfleet_workers.crawling import run_crawl
+from crawlfleet_workers.supervisor import run_crawl
 
 RETRY_BACKOFF_SECONDS = 2
 
@@ -29,7 +30,7 @@ def crawl(self: Task[Any, Any], spec_json: dict[str, Any]) -> dict[str, Any]:
     record = store.get(job_id)
     if record is not None and record.revoked_at is not None:
         # Cancelled while queued, possibly before this worker existed to hear the revoke.
-        self.update_state(state=states.REVOKED)
+        self.update_state(state=JobState.REVOKED)
         raise Ignore()
     # A redelivered or retried job crawls again from the start; drop the items
     # of the attempt that did not finish so none is counted twice.
@@ -37,7 +38,7 @@ def crawl(self: Task[Any, Any], spec_json: dict[str, Any]) -> dict[str, Any]:
 
     def report(progress: Progress) -> None:
         store.set_progress(job_id, progress)
-        self.update_state(state="PROGRESS", meta=progress.model_dump())
+        self.update_state(state=JobState.PROGRESS, meta=progress.model_dump())
 
     outcome = run_crawl(job_id, spec, get_settings(), report)
     if outcome.stats is None:
@@ -64,7 +65,7 @@ def sleep(self: Task[Any, Any], seconds: int = 10) -> dict[str, Any]:
     """The example task: sleeps, reporting PROGRESS each second, to watch states without a network."""
     for elapsed in range(seconds):
         self.update_state(
-            state="PROGRESS",
+            state=JobState.PROGRESS,
             meta={"elapsed": elapsed, "seconds": seconds, "percent": round(100 * elapsed / seconds, 1)},
         )
         time.sleep(1)

@@ -77,7 +77,9 @@ class JobStore:
         key = keys.job_items(job_id)
         pipe = self.client.pipeline(transaction=False)
         for item in items:
-            pipe.xadd(key, {"item": json.dumps(item, ensure_ascii=False)}, maxlen=self.items_max, approximate=True)
+            # An exact MAXLEN: the approximate one trims only whole stream nodes (100
+            # entries by default), so a job could keep up to that many beyond its bound.
+            pipe.xadd(key, {"item": json.dumps(item, ensure_ascii=False)}, maxlen=self.items_max, approximate=False)
         pipe.expire(key, self.ttl_seconds)
         pipe.execute()
 

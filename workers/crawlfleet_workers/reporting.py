@@ -1,0 +1,122 @@
+"""What a crawl tells the platform while it runs: its items, into the job's Redis
+stream (an item pipeline), and its progress and final stats, to the supervisor
+on the crawl's pipe (an extension). Both are enabled by the crawl's Scrapy
+settings (`crawlfleet_workers.crawling.scrapy_settings`)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from itemadapter import ItemAdapter
+from scrapy import Spider, signals
+from twisted.internet.task import LoopingCall
+
+from crawlfleet_core.model.status import Progress
+from crawlfleet_core.store.jobs import JobStore
+from crawlfleet_workers.spider import JobSpider
+from crawlfleet_workers.supervisor import send_report
+
+JOB_ID_SETTING = "CRAWLFLEET_JOB_ID"
+PLATFORM_SETTING = "CRAWLFLEET_PLATFORM_SETTINGS"
+REPORT_FD_SETTING = "CRAWLFLEET_REPORT_FD"
+
+PROGRESS_INTERVAL_SECONDS = 0.5
+ITEM_BATCH_SIZE = 100
+ITEMS_STORED_STAT = "crawlfleet/items_stored"
+
+progress_due = object()
+"""Scrapy signal sent just before each progress report, so that the items it counts
+are in the job's stream by the time a client reads the report."""
+
+
+class ItemStream:
+    """Item pipeline appending every item, of any shape, to the job's stream in batches."""
+
+    def __init__(self, store: JobStore, job_id: str, stats: Any) -> None:
+        self.store = store
+        self.job_id = job_id
+        self.stats = stats
+        self.batch: list[dict[str, Any]] = []
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> ItemStream:
+        settings = crawler.settings
+        pipeline = cls(JobStore.from_settings(settings[PLATFORM_SETTING]), settings[JOB_ID_SETTING], crawler.stats)
+        crawler.signals.connect(pipeline.flush, signal=progress_due)
+        return pipeline
+
+    def process_item(self, item: Any, spider: Spider | None = None) -> Any:
+        self.batch.append(ItemAdapter(item).asdict())
+        if len(self.batch) >= ITEM_BATCH_SIZE:
+            self.flush()
+        return item
+
+    def close_spider(self, spider: Spider | None = None) -> None:
+        self.flush()
+
+    def flush(self) -> None:
+        if self.batch:
+            self.store.append_items(self.job_id, self.batch)
+            self.stats.inc_value(ITEMS_STORED_STAT, len(self.batch))
+            self.batch = []
+
+
+class ProgressReport:
+    """Extension reporting the crawl's progress every `PROGRESS_INTERVAL_SECONDS`,
+    and its stats summary, the job's result, when the spider closes."""
+
+    def __init__(self, crawler: Any, report_fd: int) -> None:
+        self.crawler = crawler
+        self.report_fd = report_fd
+        self.started = time.monotonic()
+        self.ticker: LoopingCall | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> ProgressReport:
+        extension = cls(crawler, crawler.settings.getint(REPORT_FD_SETTING))
+        crawler.signals.connect(extension.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
+        return extension
+
+    def progress(self, spider: JobSpider) -> Progress:
+        return Progress(
+            pages=spider.pages,
+            items=self.crawler.stats.get_value(ITEMS_STORED_STAT, 0),
+            errors=spider.errors,
+            percent=spider.percent(),
+        )
+
+    def spider_opened(self, spider: JobSpider) -> None:
+        # Made only now: a LoopingCall made before the crawl runs would import (and
+        # so install) Twisted's default reactor before Scrapy installs the one it wants.
+        self.ticker = LoopingCall(self.report_progress, spider)
+        self.ticker.start(PROGRESS_INTERVAL_SECONDS, now=False)
+
+    def report_progress(self, spider: JobSpider) -> None:
+        self.crawler.signals.send_catch_log(progress_due)
+        send_report(self.report_fd, {"progress": self.progress(spider).model_dump()})
+
+    def spider_closed(self, spider: JobSpider, reason: str) -> None:
+        """Item pipelines have closed (and so stored every item) before this signal."""
+        if self.ticker is not None and self.ticker.running:
+            self.ticker.stop()
+        stats = self.crawler.stats
+        send_report(
+            self.report_fd,
+            {
+                "progress": self.progress(spider).model_copy(update={"percent": 100.0}).model_dump(),
+                "stats": {
+                    "finish_reason": reason,
+                    "pages": spider.pages,
+                    "items": stats.get_value(ITEMS_STORED_STAT, 0),
+                    "errors": spider.errors,
+                    "skipped": spider.skipped,
+                    "item_scraped_count": stats.get_value("item_scraped_count", 0),
+                    "response_received_count": stats.get_value("response_received_count", 0),
+                    "duration_seconds": round(time.monotonic() - self.started, 3),
+                    "first_error": spider.first_error,
+                    "first_skip": spider.first_skip,
+                },
+            },
+        )
