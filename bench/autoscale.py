@@ -44,7 +44,7 @@ from crawlfleet_core.celery_app import SLEEP_TASK, create_celery_app
 from crawlfleet_core.settings import Settings
 from crawlfleet_core.store.keys import queue_lists
 from tests.harness.control_plane import ControlPlane
-from tests.harness.pool_operator import PoolOperator, install_workerpool_crd
+from tests.harness.pool_operator import PoolOperator, install_workerpool_crd, worker_deployment, worker_pool
 from tests.harness.redis_server import RedisServer
 
 TRIALS = 20
@@ -95,29 +95,6 @@ def apply(plane: ControlPlane, namespace: str, *manifests: dict[str, object]) ->
     )
 
 
-def deployment(name: str, replicas: int) -> dict[str, object]:
-    labels = {"app": name}
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": labels},
-            "template": {"metadata": {"labels": labels}, "spec": {"containers": [{"name": "w", "image": "w"}]}},
-        },
-    }
-
-
-def pool(name: str, queue: str, **spec: object) -> dict[str, object]:
-    return {
-        "apiVersion": "crawlfleet.io/v1alpha1",
-        "kind": "WorkerPool",
-        "metadata": {"name": name},
-        "spec": {"queue": queue, "deployment": name, **spec},
-    }
-
-
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
@@ -129,8 +106,10 @@ def reaction_times(plane: ControlPlane, redis: RedisServer, settings: Settings) 
     apply(
         plane,
         namespace,
-        deployment("workers", 0),
-        pool("workers", queue, tasksPerReplica=1, maxReplicas=5, scaleDown={"stabilizationWindowSeconds": 0}),
+        worker_deployment("workers", 0),
+        worker_pool(
+            "workers", queue=queue, tasksPerReplica=1, maxReplicas=5, scaleDown={"stabilizationWindowSeconds": 0}
+        ),
     )
     app = create_celery_app(settings)
     reader = ScaleReader(plane)
@@ -174,8 +153,11 @@ def baseline_pools(plane: ControlPlane) -> str:
     common = {"tasksPerReplica": 1, "maxReplicas": 5, "scaleDown": {"stabilizationWindowSeconds": 0}}
     for index in range(BASELINE_TRIALS):
         name = f"baseline-{index}"
-        manifests += [deployment(name, 0), pool(name, name, pollIntervalSeconds=BASELINE_POLL_SECONDS, **common)]
-    manifests += [deployment(BUSY_POOL, 0), pool(BUSY_POOL, BUSY_POOL, minReplicas=0, **common)]
+        manifests += [
+            worker_deployment(name, 0),
+            worker_pool(name, queue=name, pollIntervalSeconds=BASELINE_POLL_SECONDS, **common),
+        ]
+    manifests += [worker_deployment(BUSY_POOL, 0), worker_pool(BUSY_POOL, queue=BUSY_POOL, minReplicas=0, **common)]
     apply(plane, namespace, *manifests)
     for index in range(BASELINE_TRIALS):
         wait_for_status(plane, namespace, f"baseline-{index}", lambda status: bool(status.get("conditions")))
@@ -285,7 +267,7 @@ def polling_cost(plane: ControlPlane, redis: RedisServer, operator: PoolOperator
     manifests: list[dict[str, object]] = []
     for index in range(POOLS):
         name = f"pool-{index}"
-        manifests += [deployment(name, 1), pool(name, name, tasksPerReplica=100, minReplicas=1)]
+        manifests += [worker_deployment(name, 1), worker_pool(name, queue=name, tasksPerReplica=100, minReplicas=1)]
     apply(plane, namespace, *manifests)
     time.sleep(10)  # every daemon started and past its first status write
     process = psutil.Process(operator.pid)

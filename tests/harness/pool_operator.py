@@ -10,12 +10,41 @@ import sys
 import textwrap
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from tests.harness.control_plane import ControlPlane
 from tests.harness.ports import free_port, wait_until
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 WORKERPOOL_CRD = REPO_ROOT / "manifests" / "crds" / "workerpools.crawlfleet.io.yaml"
+
+
+def worker_deployment(name: str, replicas: int) -> dict[str, Any]:
+    """A Deployment a pool can scale; with no node its pods never run, which the pool's rule does not need."""
+    labels = {"app": name}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"containers": [{"name": "worker", "image": "crawlfleet/workers:test"}]},
+            },
+        },
+    }
+
+
+def worker_pool(name: str, **spec: Any) -> dict[str, Any]:
+    """A WorkerPool scaling the Deployment of the same name."""
+    return {
+        "apiVersion": "crawlfleet.io/v1alpha1",
+        "kind": "WorkerPool",
+        "metadata": {"name": name},
+        "spec": {"deployment": name, **spec},
+    }
 
 
 def install_workerpool_crd(plane: ControlPlane) -> None:

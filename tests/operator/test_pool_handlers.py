@@ -21,7 +21,7 @@ from crawlfleet_core.celery_app import SLEEP_TASK
 from crawlfleet_core.service import JobService
 from tests.harness.celery_worker import CeleryWorker
 from tests.harness.control_plane import ControlPlane
-from tests.harness.pool_operator import PoolOperator, install_workerpool_crd
+from tests.harness.pool_operator import PoolOperator, install_workerpool_crd, worker_deployment, worker_pool
 from tests.harness.ports import wait_until
 from tests.harness.redis_server import RedisServer
 
@@ -52,32 +52,10 @@ class Cluster:
         self.plane.kubectl("apply", "-n", self.namespace, "-f", "-", input=json.dumps(manifest))
 
     def deployment(self, name: str, replicas: int) -> None:
-        labels = {"app": name}
-        self.apply(
-            {
-                "apiVersion": "apps/v1",
-                "kind": "Deployment",
-                "metadata": {"name": name},
-                "spec": {
-                    "replicas": replicas,
-                    "selector": {"matchLabels": labels},
-                    "template": {
-                        "metadata": {"labels": labels},
-                        "spec": {"containers": [{"name": "worker", "image": "crawlfleet/workers:test"}]},
-                    },
-                },
-            }
-        )
+        self.apply(worker_deployment(name, replicas))
 
     def pool(self, name: str, **spec: Any) -> None:
-        self.apply(
-            {
-                "apiVersion": "crawlfleet.io/v1alpha1",
-                "kind": "WorkerPool",
-                "metadata": {"name": name},
-                "spec": {"pollIntervalSeconds": 0.5, **spec},
-            }
-        )
+        self.apply(worker_pool(name, **{"pollIntervalSeconds": 0.5, **spec}))
 
     def get(self, kind: str, name: str) -> dict[str, Any]:
         result = self.plane.kubectl("get", kind, name, "-n", self.namespace, "-o", "json")
