@@ -4,7 +4,13 @@ Only globally routable unicast addresses are reachable by default: user-supplied
 URLs must never reach the platform's own network, loopback, link-local (cloud
 metadata at 169.254.169.254), shared carrier-grade NAT (100.64/10, Alibaba's
 metadata service) or reserved ranges. An operator can open specific networks
-with `CRAWLFLEET_ALLOWED_NETWORKS`."""
+with `CRAWLFLEET_ALLOWED_NETWORKS`.
+
+An IPv6 address can carry an IPv4 address inside it, and a connection to it
+reaches that IPv4 address (through the kernel, a NAT64 gateway or a 6to4 relay),
+so such an address is judged by the IPv4 address it carries. Python's own
+`is_global` calls several of these forms global, and the deprecated IPv4-compatible
+and site-local ranges too, so the ranges are spelled out here."""
 
 from __future__ import annotations
 
@@ -14,6 +20,22 @@ from collections.abc import Iterable
 from crawlfleet_core.settings import Network
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+# IPv6 forms whose last 32 bits are the IPv4 address a connection reaches.
+CARRIES_IPV4_IN_LOW_BITS = (
+    ipaddress.IPv6Network("::ffff:0:0/96"),  # IPv4-mapped
+    ipaddress.IPv6Network("::ffff:0:0:0/96"),  # IPv4-translated (SIIT)
+    ipaddress.IPv6Network("64:ff9b::/96"),  # NAT64, the well-known prefix
+)
+# IPv6 ranges refused whatever they carry.
+NEVER_PUBLIC = (
+    # IPv4-compatible (deprecated since 2006): `::7f00:1` is 127.0.0.1 to some stacks.
+    ipaddress.IPv6Network("::/96"),
+    # Site-local (deprecated), the forerunner of unique local addresses.
+    ipaddress.IPv6Network("fec0::/10"),
+    # Local-use NAT64: translates into whatever networks its operator chose.
+    ipaddress.IPv6Network("64:ff9b:1::/48"),
+)
 
 
 class BlockedAddressError(ValueError):
@@ -28,15 +50,36 @@ def parse_address(text: str) -> Address | None:
         return None
 
 
+def reached_address(address: Address) -> Address:
+    """The address a connection to `address` ends at: the IPv4 address inside an
+    IPv6 form that carries one, else `address` itself."""
+    if isinstance(address, ipaddress.IPv4Address):
+        return address
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if any(address in network for network in CARRIES_IPV4_IN_LOW_BITS):
+        return ipaddress.IPv4Address(int(address) & 0xFFFF_FFFF)
+    return address
+
+
+def is_public(address: Address) -> bool:
+    """Whether `address` is a globally routable unicast address (judged as given,
+    not by what it carries: see `reached_address`)."""
+    if isinstance(address, ipaddress.IPv6Address) and any(address in network for network in NEVER_PUBLIC):
+        return False
+    return address.is_global and not address.is_multicast
+
+
 def check_address(address: Address, allowed_networks: Iterable[Network]) -> None:
     """Raise BlockedAddressError unless a crawl may connect to `address`."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    if any(address in network for network in allowed_networks):
+    reached = reached_address(address)
+    allowed = list(allowed_networks)
+    if any(candidate in network for candidate in {address, reached} for network in allowed):
         return
-    if address.is_global and not address.is_multicast:
+    if is_public(address) and is_public(reached):
         return
+    carried = f" (it reaches {reached})" if reached != address else ""
     raise BlockedAddressError(
-        f"{address} is not a public address; crawls may not reach it "
+        f"{address}{carried} is not a public address; crawls may not reach it "
         "(an operator can allow its network with CRAWLFLEET_ALLOWED_NETWORKS)"
     )

@@ -4,23 +4,57 @@ spec schema and the worker's input."""
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
-from lxml import etree
+import idna
+from parsel import Selector as HtmlSelector
 from parsel.csstranslator import css2xpath
-from pydantic import Field, StringConstraints, field_validator
+from pydantic import AfterValidator, Field, StringConstraints, field_validator
 
 from crawlfleet_core.model.base import SpecModel
 
 MAX_URL_LENGTH = 2048
 HTTP_URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#]+([/?#]\S*)?$"
-DOMAIN_PATTERN = r"^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$"
+# Letters of any script: an internationalised name is accepted as written and kept in its ASCII form.
+DOMAIN_PATTERN = r"^([\p{L}\p{N}]([\p{L}\p{N}-]{0,61}[\p{L}\p{N}])?\.)*[\p{L}\p{N}]([\p{L}\p{N}-]{0,61}[\p{L}\p{N}])?$"
 QUEUE_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 FIELD_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
 
-HttpUrl = Annotated[str, StringConstraints(min_length=8, max_length=MAX_URL_LENGTH, pattern=HTTP_URL_PATTERN)]
-Domain = Annotated[str, StringConstraints(max_length=253, pattern=DOMAIN_PATTERN)]
+
+def ascii_host(host: str) -> str:
+    """`host` as DNS and Scrapy see it: lower case, an internationalised name in its
+    IDNA (punycode) form, so that `bücher.test` and `xn--bcher-kva.test` are one host."""
+    if host.isascii():
+        return host.lower()
+    try:
+        return idna.encode(host, uts46=True).decode("ascii")
+    except idna.IDNAError as error:
+        raise ValueError(f"{host!r} is not a valid internationalised domain name: {error}") from None
+
+
+def ascii_url(url: str) -> str:
+    """`url` with its host in ASCII (see `ascii_host`); an invalid port or a missing host is refused."""
+    parts = urlsplit(url)
+    if not parts.hostname:
+        raise ValueError(f"{url!r} has no host")
+    port = parts.port  # raises ValueError on a malformed port
+    if parts.hostname.isascii():
+        return url
+    userinfo = parts.netloc.rpartition("@")[0]
+    netloc = (f"{userinfo}@" if userinfo else "") + ascii_host(parts.hostname) + (f":{port}" if port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+HttpUrl = Annotated[
+    str,
+    StringConstraints(min_length=8, max_length=MAX_URL_LENGTH, pattern=HTTP_URL_PATTERN),
+    AfterValidator(ascii_url),
+]
+Domain = Annotated[str, StringConstraints(max_length=253, pattern=DOMAIN_PATTERN), AfterValidator(ascii_host)]
 Selector = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+# Selectors are tried on this at submission, so one that only fails when evaluated
+# (an undefined variable or function) is refused then, not found out mid-crawl.
+EMPTY_PAGE = HtmlSelector(text="<html><body></body></html>")
 
 
 def selector_xpath(selector: str) -> str:
@@ -66,16 +100,6 @@ class JobSpec(SpecModel):
     )
     priority: int = Field(5, ge=0, le=9, description="0 (lowest) to 9 (highest) within the queue.")
 
-    @field_validator("start_urls")
-    @classmethod
-    def _hosts_present(cls, urls: list[str]) -> list[str]:
-        for url in urls:
-            parts = urlsplit(url)
-            if not parts.hostname:
-                raise ValueError(f"{url!r} has no host")
-            parts.port  # noqa: B018 - raises ValueError on a malformed port
-        return urls
-
     @field_validator("extract")
     @classmethod
     def _selectors_compile(cls, extract: dict[str, str]) -> dict[str, str]:
@@ -83,8 +107,8 @@ class JobSpec(SpecModel):
             if name == "url":
                 raise ValueError("'url' is reserved: every item has the page's url")
             try:
-                etree.XPath(selector_xpath(selector))
-            except Exception as error:  # cssselect and lxml raise several unrelated types
+                EMPTY_PAGE.xpath(selector_xpath(selector))
+            except Exception as error:  # cssselect, parsel and lxml raise several unrelated types
                 raise ValueError(f"{name}: invalid selector {selector!r}: {error}") from None
         return extract
 

@@ -32,6 +32,12 @@ def test_defaults_and_camel_case_round_trip() -> None:
         ({"startUrls": ["https://example.com/"], "queue": "Not_A_Queue"}, "queue"),
         ({"startUrls": ["https://example.com/"], "allowedDomains": ["exa mple.com"]}, "allowedDomains.0"),
         ({"startUrls": ["https://example.com/"], "unknown": 1}, "unknown"),
+        # Selectors that compile but fail when evaluated.
+        ({"startUrls": ["https://example.com/"], "extract": {"t": "xpath:$undefined"}}, "extract"),
+        ({"startUrls": ["https://example.com/"], "extract": {"t": "xpath:foo()"}}, "extract"),
+        ({"startUrls": ["https://example.com/"], "extract": {"t": "xpath:document('x')"}}, "extract"),
+        ({"startUrls": ["https://bü_cher.test/"]}, "startUrls.0"),
+        ({"startUrls": ["https://example.com/"], "allowedDomains": ["bü cher.test"]}, "allowedDomains.0"),
     ],
 )
 def test_bad_specs_name_the_field(body: dict[str, object], field: str) -> None:
@@ -51,3 +57,23 @@ def test_priority_counts_up_but_celery_serves_zero_first() -> None:
     high = JobSpec.model_validate({"startUrls": ["https://example.com/"], "priority": 9})
     low = JobSpec.model_validate({"startUrls": ["https://example.com/"], "priority": 0})
     assert high.celery_priority() < low.celery_priority()
+
+
+def test_an_internationalised_host_is_kept_in_its_ascii_form() -> None:
+    spec = JobSpec.model_validate(
+        {"startUrls": ["http://user@Bücher.test:8080/straße?q=ä#top"], "allowedDomains": ["Bücher.test", "EXAMPLE.com"]}
+    )
+    assert spec.start_urls == ["http://user@xn--bcher-kva.test:8080/straße?q=ä#top"]
+    assert spec.allowed_domains == ["xn--bcher-kva.test", "example.com"]
+    assert JobSpec.model_validate({"startUrls": ["http://bücher.test/"]}).domains() == ["xn--bcher-kva.test"]
+    assert JobSpec.model_validate({"startUrls": ["http://[::1]:8000/"]}).start_urls == ["http://[::1]:8000/"]
+
+
+def test_selectors_parsel_supports_are_accepted() -> None:
+    spec = JobSpec.model_validate(
+        {
+            "startUrls": ["https://example.com/"],
+            "extract": {"a": "xpath://div[has-class('x')]/text()", "b": "a::attr(href)", "c": "xpath:count(//a)"},
+        }
+    )
+    assert set(spec.extract) == {"a", "b", "c"}
