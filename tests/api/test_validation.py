@@ -28,7 +28,7 @@ def locations(response: httpx.Response) -> list[list[str | int]]:
         ({"startUrls": ["file:///etc/passwd"]}, ["body", "startUrls", 0]),
         ({"startUrls": ["javascript:alert(1)"]}, ["body", "startUrls", 0]),
         ({"startUrls": ["https://example.com/", "gopher://example.com/"]}, ["body", "startUrls", 1]),
-        ({"startUrls": ["http://example.com:99999/"]}, ["body", "startUrls"]),
+        ({"startUrls": ["http://example.com:99999/"]}, ["body", "startUrls", 0]),
         ({"startUrls": ["https://exa mple.com/"]}, ["body", "startUrls", 0]),
         ({"startUrls": []}, ["body", "startUrls"]),
         ({}, ["body", "startUrls"]),
