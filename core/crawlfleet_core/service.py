@@ -14,7 +14,7 @@ from crawlfleet_core.celery_app import CRAWL_TASK, create_celery_app
 from crawlfleet_core.clock import now
 from crawlfleet_core.model.jobs import JobSpec
 from crawlfleet_core.model.states import JobState
-from crawlfleet_core.model.status import JobRecord, JobStatus, job_status
+from crawlfleet_core.model.status import DEFAULT_TENANT, JobQuery, JobRecord, JobsPage, JobStatus, job_status
 from crawlfleet_core.settings import Settings
 from crawlfleet_core.store.jobs import JobStore
 
@@ -22,6 +22,8 @@ from crawlfleet_core.store.jobs import JobStore
 # soft limit, and as much again before the hard limit kills it.
 SHUTDOWN_GRACE_SECONDS = 30
 REPUBLISH_AFTER_SECONDS = 30
+# Most jobs one listing call looks at, whatever its filters.
+LIST_SCAN_LIMIT = 1000
 
 
 def needs_publishing(record: JobRecord | None, moment: datetime) -> bool:
@@ -48,14 +50,16 @@ class JobService:
     def from_settings(cls, settings: Settings) -> JobService:
         return cls(create_celery_app(settings), JobStore.from_settings(settings), settings)
 
-    def submit(self, spec: JobSpec, *, job_id: str | None = None, source: str = "api") -> str:
+    def submit(
+        self, spec: JobSpec, *, job_id: str | None = None, source: str = "api", tenant: str = DEFAULT_TENANT
+    ) -> str:
         """Record the job and publish its crawl task; the job id is the Celery task id.
 
         Submitting an id that already has a record publishes nothing again, so a
         caller that derives the id from something stable (a ScrapeJob's uid, an
         Idempotency-Key) can safely call this more than once."""
         job_id = job_id or str(uuid.uuid4())
-        if not self.store.create(job_id, spec, source) and not needs_publishing(self.store.get(job_id), now()):
+        if not self.store.create(job_id, spec, source, tenant) and not needs_publishing(self.store.get(job_id), now()):
             return job_id
         soft_limit = min(spec.time_limit_seconds + SHUTDOWN_GRACE_SECONDS, self.settings.soft_time_limit_seconds)
         try:
@@ -78,10 +82,38 @@ class JobService:
     def status(self, job_id: str) -> JobStatus | None:
         """The job's state as the result backend and its record tell it; None for an unknown id."""
         record = self.store.get(job_id)
-        if record is None:
-            return None
-        result: AsyncResult[Any] = AsyncResult(job_id, app=self.app)
+        return None if record is None else self._status(record)
+
+    def _status(self, record: JobRecord) -> JobStatus:
+        result: AsyncResult[Any] = AsyncResult(record.id, app=self.app)
         return job_status(record, result.state, result.info, result.date_done)
+
+    def list_jobs(self, query: JobQuery) -> JobsPage:
+        """A page of jobs matching `query`, newest first.
+
+        Filters are applied to what the index lists, so one call examines at most
+        `LIST_SCAN_LIMIT` jobs: a rare match among many jobs may take several pages,
+        each with a cursor to go on from, but no call scans the whole history."""
+        jobs: list[JobStatus] = []
+        cursor, examined = query.cursor, 0
+        while len(jobs) < query.limit and examined < LIST_SCAN_LIMIT:
+            batch = self.store.recent(query.tenant, cursor, min(LIST_SCAN_LIMIT - examined, max(query.limit, 50)))
+            if not batch:
+                return JobsPage(jobs=jobs, next_cursor=None, has_more=False)
+            records = self.store.records([job_id for _, job_id in batch])
+            for (position, _), record in zip(batch, records, strict=True):
+                cursor, examined = position, examined + 1
+                if record is None:
+                    continue
+                if query.since is not None and record.submitted_at < query.since:
+                    # The index is in submission order: nothing older can match.
+                    return JobsPage(jobs=jobs, next_cursor=None, has_more=False)
+                status = self._status(record)
+                if query.admits(status):
+                    jobs.append(status)
+                    if len(jobs) == query.limit:
+                        break
+        return JobsPage(jobs=jobs, next_cursor=cursor, has_more=True)
 
     def cancel(self, job_id: str) -> JobStatus | None:
         """Revoke the job, terminating its crawl if one runs; None for an unknown id."""

@@ -77,7 +77,7 @@ def start_job(
         publish(body, before, scrapejobs.suspended_status(before, generation, moment), patch)
         return
     jobs: JobService = memo.jobs
-    job_id = jobs.submit(parsed.job_spec(), job_id=str(meta["uid"]), source="operator")
+    job_id = jobs.submit(parsed.job_spec(), job_id=str(meta["uid"]), source="operator", tenant=str(meta["namespace"]))
     after = scrapejobs.submitted_status(jobs.status(job_id), before, job_id, generation, moment)
     publish(body, before, after, patch)
 

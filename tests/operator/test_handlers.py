@@ -200,6 +200,8 @@ def test_scrapejob_runs_to_success_with_exact_counts(
     assert status["observedGeneration"] == done["metadata"]["generation"]
     assert conditions(done) == {"Ready": "True", "Running": "False", "Succeeded": "True", "Suspended": "False"}
     assert status["startedAt"] <= status["finishedAt"]
+    job = job_service.status(status["jobId"])
+    assert job is not None and job.tenant == namespace.name, "a ScrapeJob's job belongs to its namespace"
     items = job_service.store.read_items(status["jobId"], None, 100).items
     assert sorted(item["title"] for item in items) == sorted(f"Page {i}" for i in range(15))
     table = namespace.plane.kubectl("get", "sj", "pages", "-n", namespace.name).stdout.split()

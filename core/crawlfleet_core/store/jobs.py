@@ -14,7 +14,7 @@ import redis
 
 from crawlfleet_core.clock import now
 from crawlfleet_core.model.jobs import JobSpec
-from crawlfleet_core.model.status import TIMESTAMPS, ItemsPage, JobRecord, Progress
+from crawlfleet_core.model.status import DEFAULT_TENANT, TIMESTAMPS, ItemsPage, JobRecord, Progress
 from crawlfleet_core.settings import Settings
 from crawlfleet_core.store import keys
 
@@ -31,16 +31,39 @@ class JobStore:
         client = redis.Redis.from_url(settings.job_store_url, decode_responses=True)
         return cls(client, settings.result_ttl_seconds, settings.items_max_per_job)
 
-    def create(self, job_id: str, spec: JobSpec, source: str) -> bool:
-        """Write a new record; False when the id already has one (a repeated submission)."""
+    def create(self, job_id: str, spec: JobSpec, source: str, tenant: str = DEFAULT_TENANT) -> bool:
+        """Write a new record and list it in the indexes; False when the id already
+        has one (a repeated submission)."""
         key = keys.job_record(job_id)
-        if not self.client.hsetnx(key, "submitted_at", now().isoformat()):
+        submitted = now()
+        if not self.client.hsetnx(key, "submitted_at", submitted.isoformat()):
             return False
+        # Index entries older than the records they point at are trimmed as new ones come.
+        oldest = f"{int((submitted.timestamp() - self.ttl_seconds) * 1000)}-0"
         pipe = self.client.pipeline()
-        pipe.hset(key, mapping={"spec": spec.model_dump_json(by_alias=True), "source": source})
+        pipe.hset(key, mapping={"spec": spec.model_dump_json(by_alias=True), "source": source, "tenant": tenant})
         pipe.expire(key, self.ttl_seconds)
+        for index in (keys.jobs_index(), keys.jobs_index(tenant)):
+            pipe.xadd(index, {"id": job_id}, minid=oldest, approximate=True)
+            pipe.expire(index, self.ttl_seconds)
         pipe.execute()
         return True
+
+    def recent(self, tenant: str | None, before: str | None, count: int) -> list[tuple[str, str]]:
+        """Up to `count` (index position, job id) pairs, newest first, submitted before
+        the position `before` (all tenants' jobs when `tenant` is None). A job whose
+        record expired may still be listed; readers skip it."""
+        entries = self.client.xrevrange(
+            keys.jobs_index(tenant), max=f"({before}" if before else "+", min="-", count=count
+        )
+        return [(position, fields["id"]) for position, fields in entries]
+
+    def records(self, job_ids: list[str]) -> list[JobRecord | None]:
+        """The records of `job_ids`, in one round trip; None where one expired."""
+        pipe = self.client.pipeline(transaction=False)
+        for job_id in job_ids:
+            pipe.hgetall(keys.job_record(job_id))
+        return [self._record(job_id, fields) for job_id, fields in zip(job_ids, pipe.execute(), strict=True)]
 
     def delete(self, job_id: str) -> None:
         self.client.delete(keys.job_record(job_id), keys.job_items(job_id))
@@ -57,13 +80,17 @@ class JobStore:
         self.client.hset(keys.job_record(job_id), "progress", progress.model_dump_json())
 
     def get(self, job_id: str) -> JobRecord | None:
-        fields = self.client.hgetall(keys.job_record(job_id))
+        return self._record(job_id, self.client.hgetall(keys.job_record(job_id)))
+
+    @staticmethod
+    def _record(job_id: str, fields: dict[str, str]) -> JobRecord | None:
         if "spec" not in fields:
             return None
         return JobRecord(
             id=job_id,
             spec=JobSpec.model_validate_json(fields["spec"]),
             source=fields.get("source", "api"),
+            tenant=fields.get("tenant", DEFAULT_TENANT),
             submitted_at=datetime.fromisoformat(fields["submitted_at"]),
             progress=Progress.model_validate_json(fields.get("progress", "{}")),
             **{name: datetime.fromisoformat(fields[name]) for name in TIMESTAMPS if name in fields},

@@ -18,6 +18,11 @@ def job_items(job_id: str) -> str:
     return f"{PREFIX}:items:{job_id}"
 
 
+def jobs_index(tenant: str | None = None) -> str:
+    """The stream of every job id in submission order, or of one tenant's jobs."""
+    return f"{PREFIX}:jobs" if tenant is None else f"{PREFIX}:jobs:tenant:{tenant}"
+
+
 def idempotency(key: str) -> str:
     return f"{PREFIX}:idempotency:{key}"
 
