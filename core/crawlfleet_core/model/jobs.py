@@ -3,15 +3,16 @@ spec schema and the worker's input."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import idna
 from parsel import Selector as HtmlSelector
 from parsel.csstranslator import css2xpath
-from pydantic import AfterValidator, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints, ValidationInfo, field_validator
 
 from crawlfleet_core.model.base import SpecModel
+from crawlfleet_core.model.projects import ProjectName, SpiderName, VersionName
 
 MAX_URL_LENGTH = 2048
 HTTP_URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#]+([/?#]\S*)?$"
@@ -45,6 +46,20 @@ def ascii_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
+SETTING_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
+ARGUMENT_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
+# RFC 9110 token characters; values may not break a header line.
+HEADER_NAME_PATTERN = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$"
+HEADER_VALUE_PATTERN = r"^[^\r\n]*$"
+COOKIE_VALUE_PATTERN = r"^[^;\r\n]*$"
+
+
+def scalar_as_text(value: object) -> object:
+    """A number or a boolean given for a Scrapy setting is the text Scrapy would read,
+    as with `scrapy crawl -s NAME=VALUE`."""
+    return str(value) if isinstance(value, bool | int | float) else value
+
+
 HttpUrl = Annotated[
     str,
     StringConstraints(min_length=8, max_length=MAX_URL_LENGTH, pattern=HTTP_URL_PATTERN),
@@ -69,12 +84,61 @@ def selector_xpath(selector: str) -> str:
     return css2xpath(selector)
 
 
+SettingValue = Annotated[str, BeforeValidator(scalar_as_text), StringConstraints(max_length=8192)]
+HeaderValue = Annotated[str, StringConstraints(max_length=4096, pattern=HEADER_VALUE_PATTERN)]
+CookieValue = Annotated[str, StringConstraints(max_length=4096, pattern=COOKIE_VALUE_PATTERN)]
+# Fields that drive the built-in spider and mean nothing to a project's own spider.
+BUILT_IN_SPIDER_FIELDS = ("start_urls", "allowed_domains", "extract", "item_selector", "cookies")
+
+
+class AutoThrottle(SpecModel):
+    """Scrapy's AutoThrottle: the delay between requests adapts to the site's latency."""
+
+    target_concurrency: float = Field(
+        1.0, ge=0.1, le=64, description="Requests in flight per site that AutoThrottle aims at."
+    )
+    start_delay: float = Field(5.0, ge=0, le=60, description="Seconds between requests at first.")
+    max_delay: float = Field(60.0, ge=0, le=600, description="Longest delay between requests, in seconds.")
+
+
 class JobSpec(SpecModel):
     """What to crawl and what to extract. Field names are camelCase on the wire,
-    the same in the API and in a ScrapeJob's spec."""
+    the same in the API and in a ScrapeJob's spec.
 
+    A job runs either the built-in spider, driven by `startUrls`, `extract` and the
+    other crawl fields, or the spider `spider` of the Scrapy project `project`."""
+
+    project: ProjectName | None = Field(
+        None,
+        description=(
+            "Scrapy project whose spider runs: deployed with addversion.json, or installed in the queue's "
+            "worker image. Unset runs the built-in spider."
+        ),
+    )
+    spider: SpiderName | None = Field(
+        None, validate_default=True, description="Name of the project's spider to run; required with project."
+    )
+    version: VersionName | None = Field(
+        None, description="Deployed version of the project to run; unset runs the latest one at submission."
+    )
+    spider_args: dict[Annotated[str, StringConstraints(pattern=ARGUMENT_NAME_PATTERN)], SettingValue] = Field(
+        default_factory=dict,
+        max_length=100,
+        description="Arguments of the project's spider (`scrapy crawl -a NAME=VALUE`), as text.",
+    )
+    settings: dict[Annotated[str, StringConstraints(pattern=SETTING_NAME_PATTERN)], SettingValue] = Field(
+        default_factory=dict,
+        max_length=200,
+        description=(
+            "Scrapy settings of this job, over the project's (`scrapy crawl -s NAME=VALUE`), as text: "
+            "dicts as JSON, lists comma-separated. The platform's guard settings always win."
+        ),
+    )
     start_urls: list[HttpUrl] = Field(
-        min_length=1, max_length=1000, description="Pages the crawl starts from; http or https only."
+        default_factory=list,
+        max_length=1000,
+        validate_default=True,
+        description="Pages the built-in spider starts from; http or https only.",
     )
     allowed_domains: list[Domain] = Field(
         default_factory=list,
@@ -99,6 +163,65 @@ class JobSpec(SpecModel):
         "default", description="Worker pool (Celery queue) that runs the job."
     )
     priority: int = Field(5, ge=0, le=9, description="0 (lowest) to 9 (highest) within the queue.")
+    item_selector: Selector | None = Field(
+        None,
+        description=(
+            "CSS (or `xpath:` XPath) selector of the elements that are items: one item per match, with the "
+            "extract selectors evaluated relative to it. Unset gives one item per page."
+        ),
+    )
+    user_agent: Annotated[str, StringConstraints(max_length=512, pattern=HEADER_VALUE_PATTERN)] | None = Field(
+        None, description="User-Agent header of every request (Scrapy's USER_AGENT)."
+    )
+    headers: dict[Annotated[str, StringConstraints(pattern=HEADER_NAME_PATTERN)], HeaderValue] = Field(
+        default_factory=dict,
+        max_length=50,
+        description="Headers sent with every request (Scrapy's DEFAULT_REQUEST_HEADERS).",
+    )
+    cookies: dict[Annotated[str, StringConstraints(pattern=HEADER_NAME_PATTERN)], CookieValue] = Field(
+        default_factory=dict,
+        max_length=50,
+        description="Cookies the built-in spider sends from its first request on, per site.",
+    )
+    download_delay: float | None = Field(
+        None, ge=0, le=600, description="Seconds between two requests to the same site (Scrapy's DOWNLOAD_DELAY)."
+    )
+    auto_throttle: AutoThrottle | None = Field(
+        None, description="Adapt the delay between requests to each site's latency (Scrapy's AutoThrottle)."
+    )
+
+    @field_validator("spider")
+    @classmethod
+    def _spider_with_project(cls, spider: str | None, info: ValidationInfo) -> str | None:
+        if (spider is None) != (info.data.get("project") is None):
+            raise ValueError(
+                "project and spider go together: name both to run a project's spider, neither for the built-in one"
+            )
+        return spider
+
+    @field_validator("version", "spider_args")
+    @classmethod
+    def _only_with_project(cls, value: Any, info: ValidationInfo) -> Any:
+        if value and info.data.get("project") is None:
+            raise ValueError(f"{_camel(info.field_name)} belongs to a project's spider: name project and spider too")
+        return value
+
+    @field_validator("start_urls")
+    @classmethod
+    def _start_urls_for_the_built_in_spider(cls, urls: list[str], info: ValidationInfo) -> list[str]:
+        if not urls and info.data.get("project") is None:
+            raise ValueError("the built-in spider needs at least one start URL (or name a project and spider)")
+        return urls
+
+    @field_validator(*BUILT_IN_SPIDER_FIELDS)
+    @classmethod
+    def _built_in_spider_only(cls, value: Any, info: ValidationInfo) -> Any:
+        if value and info.data.get("project") is not None:
+            raise ValueError(
+                f"{_camel(info.field_name)} drives the built-in spider; a project's spider takes its own arguments "
+                "in spiderArgs"
+            )
+        return value
 
     @field_validator("extract")
     @classmethod
@@ -106,11 +229,15 @@ class JobSpec(SpecModel):
         for name, selector in extract.items():
             if name == "url":
                 raise ValueError("'url' is reserved: every item has the page's url")
-            try:
-                EMPTY_PAGE.xpath(selector_xpath(selector))
-            except Exception as error:  # cssselect, parsel and lxml raise several unrelated types
-                raise ValueError(f"{name}: invalid selector {selector!r}: {error}") from None
+            _check_selector(name, selector)
         return extract
+
+    @field_validator("item_selector")
+    @classmethod
+    def _item_selector_compiles(cls, selector: str | None) -> str | None:
+        if selector is not None:
+            _check_selector("itemSelector", selector)
+        return selector
 
     def domains(self) -> list[str]:
         """The domains the crawl may visit."""
@@ -121,3 +248,15 @@ class JobSpec(SpecModel):
     def celery_priority(self) -> int:
         """Celery's Redis transport serves priority 0 first; ours counts up."""
         return 9 - self.priority
+
+
+def _camel(field_name: str | None) -> str:
+    alias = JobSpec.model_fields[field_name].alias if field_name else None
+    return alias or str(field_name)
+
+
+def _check_selector(name: str, selector: str) -> None:
+    try:
+        EMPTY_PAGE.xpath(selector_xpath(selector))
+    except Exception as error:  # cssselect, parsel and lxml raise several unrelated types
+        raise ValueError(f"{name}: invalid selector {selector!r}: {error}") from None

@@ -26,6 +26,8 @@ from crawlfleet_core.model.status import Progress
 CRON_PATTERN = r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|\S+(\s+\S+){4})$"
 # A scheduled run is named `<parent>-<minutes since the epoch>`, and must still be a valid name.
 MAX_SCHEDULED_NAME_LENGTH = 52
+# The built-in spider's fields that are lists or maps (`itemSelector` is the one other).
+BUILT_IN_SPIDER_MAPS = ("startUrls", "allowedDomains", "extract", "cookies")
 
 
 def _unchanged(model: type[BaseModel]) -> str:
@@ -51,6 +53,34 @@ SPEC_RULES: list[dict[str, str]] = [
         "rule": "!has(self.extract) || !('url' in self.extract)",
         "message": "spec.extract may not name a field 'url': every item has the page's url",
         "fieldPath": ".extract",
+    },
+    {
+        "rule": "has(self.project) == has(self.spider)",
+        "message": (
+            "spec.project and spec.spider go together: name both to run a project's spider, neither for the "
+            "built-in one"
+        ),
+        "fieldPath": ".spider",
+    },
+    {
+        "rule": "has(self.spider) || (has(self.startUrls) && size(self.startUrls) > 0)",
+        "message": "spec.startUrls needs a URL for the built-in spider (or name spec.project and spec.spider)",
+        "fieldPath": ".startUrls",
+    },
+    {
+        "rule": (
+            "!has(self.spider) || ("
+            + " && ".join(f"(!has(self.{name}) || size(self.{name}) == 0)" for name in BUILT_IN_SPIDER_MAPS)
+            + " && !has(self.itemSelector))"
+        ),
+        "message": (
+            "spec.startUrls, allowedDomains, extract, itemSelector and cookies drive the built-in spider; "
+            "a project's spider takes its own arguments in spec.spiderArgs"
+        ),
+    },
+    {
+        "rule": "has(self.project) || (!has(self.version) && (!has(self.spiderArgs) || size(self.spiderArgs) == 0))",
+        "message": "spec.version and spec.spiderArgs belong to a project's spider: name spec.project and spec.spider",
     },
     {
         "rule": "has(self.schedule) == has(oldSelf.schedule)",

@@ -38,6 +38,26 @@ def test_defaults_and_camel_case_round_trip() -> None:
         ({"startUrls": ["https://example.com/"], "extract": {"t": "xpath:document('x')"}}, "extract"),
         ({"startUrls": ["https://bü_cher.test/"]}, "startUrls.0"),
         ({"startUrls": ["https://example.com/"], "allowedDomains": ["bü cher.test"]}, "allowedDomains.0"),
+        # A project's spider, and the fields that belong to one kind of spider only.
+        ({"project": "books"}, "spider"),
+        ({"spider": "catalog", "startUrls": ["https://example.com/"]}, "spider"),
+        ({"project": "books", "spider": "catalog", "startUrls": ["https://example.com/"]}, "startUrls"),
+        ({"project": "books", "spider": "catalog", "extract": {"t": "h1"}}, "extract"),
+        ({"project": "books", "spider": "catalog", "itemSelector": "div.quote"}, "itemSelector"),
+        ({"project": "books", "spider": "catalog", "cookies": {"session": "1"}}, "cookies"),
+        ({"startUrls": ["https://example.com/"], "version": "1.0"}, "version"),
+        ({"startUrls": ["https://example.com/"], "spiderArgs": {"category": "x"}}, "spiderArgs"),
+        ({"project": "my/project", "spider": "catalog"}, "project"),
+        ({"project": "books", "spider": "cat alog"}, "spider"),
+        ({"project": "books", "spider": "catalog", "version": "feature/x"}, "version"),
+        ({"project": "books", "spider": "catalog", "settings": {"NOT-A-NAME": "1"}}, "settings.NOT-A-NAME"),
+        ({"project": "books", "spider": "catalog", "settings": {"ITEM_PIPELINES": {"a.B": 1}}}, "settings"),
+        ({"project": "books", "spider": "catalog", "spiderArgs": {"1st": "x"}}, "spiderArgs.1st"),
+        ({"startUrls": ["https://example.com/"], "itemSelector": "div[[["}, "itemSelector"),
+        ({"startUrls": ["https://example.com/"], "headers": {"X-Bad": "a\r\nInjected: 1"}}, "headers.X-Bad"),
+        ({"startUrls": ["https://example.com/"], "userAgent": "ua\nInjected: 1"}, "userAgent"),
+        ({"startUrls": ["https://example.com/"], "downloadDelay": -1}, "downloadDelay"),
+        ({"startUrls": ["https://example.com/"], "autoThrottle": {"targetConcurrency": 0}}, "autoThrottle"),
     ],
 )
 def test_bad_specs_name_the_field(body: dict[str, object], field: str) -> None:
@@ -77,3 +97,41 @@ def test_selectors_parsel_supports_are_accepted() -> None:
         }
     )
     assert set(spec.extract) == {"a", "b", "c"}
+
+
+def test_a_project_spider_needs_no_start_urls_and_takes_arguments_and_settings_as_text() -> None:
+    spec = JobSpec.model_validate(
+        {
+            "project": "books",
+            "spider": "catalog",
+            "version": "1.2",
+            "spiderArgs": {"category": "poetry", "pages": 3},
+            "settings": {"DOWNLOAD_DELAY": 0.5, "ROBOTSTXT_OBEY": False, "ITEM_PIPELINES": '{"books.Save": 300}'},
+        }
+    )
+    assert spec.start_urls == []
+    assert spec.spider_args == {"category": "poetry", "pages": "3"}
+    assert spec.settings == {
+        "DOWNLOAD_DELAY": "0.5",
+        "ROBOTSTXT_OBEY": "False",
+        "ITEM_PIPELINES": '{"books.Save": 300}',
+    }
+    assert JobSpec.model_validate(spec.model_dump(by_alias=True)) == spec
+
+
+def test_the_built_in_spider_knobs_are_kept_as_given() -> None:
+    spec = JobSpec.model_validate(
+        {
+            "startUrls": ["https://example.com/"],
+            "itemSelector": "div.quote",
+            "extract": {"text": "span.text::text"},
+            "userAgent": "team-bot/1.0 (+https://example.com/bot)",
+            "headers": {"Accept-Language": "de"},
+            "cookies": {"consent": "yes"},
+            "downloadDelay": 0.25,
+            "autoThrottle": {"targetConcurrency": 2},
+        }
+    )
+    assert spec.item_selector == "div.quote"
+    assert spec.auto_throttle is not None and spec.auto_throttle.target_concurrency == 2.0
+    assert spec.auto_throttle.max_delay == 60.0

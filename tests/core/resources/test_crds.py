@@ -98,6 +98,16 @@ def scrapejob(name: str = "job", **spec: Any) -> dict[str, Any]:
     }
 
 
+def project_job(**spec: Any) -> dict[str, Any]:
+    """A ScrapeJob of a project's spider."""
+    return {
+        "apiVersion": "crawlfleet.io/v1alpha1",
+        "kind": "ScrapeJob",
+        "metadata": {"name": "job"},
+        "spec": {"project": "books", "spider": "catalog", **spec},
+    }
+
+
 INVALID = {
     "no start url": (scrapejob(startUrls=[]), "spec.startUrls"),
     "start urls missing": ({**scrapejob(), "spec": {"maxPages": 3}}, "spec.startUrls"),
@@ -117,6 +127,12 @@ INVALID = {
     "not a cron schedule": (scrapejob(schedule="every minute"), "spec.schedule"),
     "negative ttl": (scrapejob(ttlSecondsAfterFinished=-1), "spec.ttlSecondsAfterFinished"),
     "scheduled name too long": (scrapejob(name="a" * 53, schedule="@hourly"), "metadata.name"),
+    "project without spider": (scrapejob(project="books"), "spec.spider"),
+    "start urls for a project's spider": (scrapejob(project="books", spider="catalog"), "spec.startUrls"),
+    "version of the built-in spider": (scrapejob(version="1.0"), "spec.version"),
+    "project name with a slash": (project_job(project="my/books"), "spec.project"),
+    "setting name with a dash": (project_job(settings={"NOT-A-NAME": "1"}), "spec.settings"),
+    "setting value as a number": (project_job(settings={"DOWNLOAD_DELAY": 2}), "spec.settings.DOWNLOAD_DELAY"),
 }
 
 
@@ -128,6 +144,14 @@ def test_api_server_rejects_an_invalid_scrapejob_naming_the_field(
     assert result.returncode != 0, f"accepted: {manifest}"
     assert field in result.stderr, result.stderr
     assert installed_crds.kubectl("get", "sj", "-n", namespace, "-o", "name").stdout == ""
+
+
+def test_a_scrapejob_of_a_project_spider_needs_no_start_urls(installed_crds: ControlPlane, namespace: str) -> None:
+    manifest = project_job(version="1.2", spiderArgs={"category": "poetry"}, settings={"DOWNLOAD_DELAY": "0.5"})
+    installed_crds.kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(manifest))
+    spec = json.loads(installed_crds.kubectl("get", "sj", "job", "-n", namespace, "-o", "json").stdout)["spec"]
+    assert (spec["project"], spec["spider"], spec["version"]) == ("books", "catalog", "1.2")
+    assert spec["spiderArgs"] == {"category": "poetry"} and spec["settings"] == {"DOWNLOAD_DELAY": "0.5"}
 
 
 def test_api_server_fills_in_defaults(installed_crds: ControlPlane, namespace: str) -> None:
