@@ -13,10 +13,12 @@ from celery.result import AsyncResult
 from crawlfleet_core.celery_app import CRAWL_TASK, create_celery_app
 from crawlfleet_core.clock import now
 from crawlfleet_core.model.jobs import JobSpec
+from crawlfleet_core.model.projects import Project, ProjectSource
 from crawlfleet_core.model.states import JobState
 from crawlfleet_core.model.status import DEFAULT_TENANT, JobQuery, JobRecord, JobsPage, JobStatus, job_status
 from crawlfleet_core.settings import Settings
 from crawlfleet_core.store.jobs import JobStore
+from crawlfleet_core.store.projects import ProjectStore
 
 # A crawl gets its own time limit plus this much to close cleanly before Celery's
 # soft limit, and as much again before the hard limit kills it.
@@ -40,15 +42,70 @@ class CancelConflictError(Exception):
     """The job has already finished, so there is nothing to cancel."""
 
 
+class JobRefusedError(ValueError):
+    """A spec valid in itself names a project, version or spider that is not there to run."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def runnable_spec(spec: JobSpec, project: Project | None) -> JobSpec:
+    """`spec` as it will run: a deployed project's version pinned to the latest when
+    it names none, so that a later deployment does not change a queued job.
+
+    Raises JobRefusedError naming the field when the project, the version or the
+    spider is not there, or the project is installed only in other queues' workers."""
+    if spec.project is None:
+        return spec
+    if project is None:
+        raise JobRefusedError(
+            "project",
+            f"no project {spec.project!r}: deploy it with scrapyd-deploy (addversion.json), "
+            "or list the projects at GET /v1/projects",
+        )
+    if project.source is ProjectSource.IMAGE:
+        if spec.version is not None:
+            raise JobRefusedError("version", f"project {spec.project!r} is installed, not deployed: it has no versions")
+        queues = [pool.queue for pool in project.installed]
+        pool = next((pool for pool in project.installed if pool.queue == spec.queue), None)
+        if pool is None:
+            raise JobRefusedError(
+                "queue",
+                f"project {spec.project!r} is installed in the workers of queue {', '.join(map(repr, queues))} only: "
+                "submit the job to one of them",
+            )
+        spiders = pool.spiders
+    else:
+        versions = [version.version for version in project.versions]
+        if spec.version is not None and spec.version not in versions:
+            raise JobRefusedError(
+                "version", f"project {spec.project!r} has no version {spec.version!r}; it has {', '.join(versions)}"
+            )
+        spec = spec.model_copy(update={"version": spec.version or versions[-1]})
+        spiders = project.spiders(spec.version)
+    if spec.spider not in spiders:
+        raise JobRefusedError(
+            "spider",
+            f"project {spec.project!r}"
+            + (f" version {spec.version!r}" if spec.version else "")
+            + f" has no spider {spec.spider!r}; its spiders: {', '.join(spiders) or 'none'}",
+        )
+    return spec
+
+
 @dataclass
 class JobService:
     app: Celery
     store: JobStore
+    projects: ProjectStore
     settings: Settings
 
     @classmethod
     def from_settings(cls, settings: Settings) -> JobService:
-        return cls(create_celery_app(settings), JobStore.from_settings(settings), settings)
+        store, projects = JobStore.from_settings(settings), ProjectStore.from_settings(settings)
+        return cls(create_celery_app(settings), store, projects, settings)
 
     def submit(
         self, spec: JobSpec, *, job_id: str | None = None, source: str = "api", tenant: str = DEFAULT_TENANT
@@ -57,8 +114,15 @@ class JobService:
 
         Submitting an id that already has a record publishes nothing again, so a
         caller that derives the id from something stable (a ScrapeJob's uid, an
-        Idempotency-Key) can safely call this more than once."""
+        Idempotency-Key) can safely call this more than once.
+
+        A project's job is checked against the tenant's catalog first (JobRefusedError)
+        unless its id was submitted already: a repeat never fails because the project
+        changed since."""
         job_id = job_id or str(uuid.uuid4())
+        if spec.project is not None:
+            existing = self.store.get(job_id)
+            spec = existing.spec if existing else runnable_spec(spec, self.projects.project(tenant, spec.project))
         if not self.store.create(job_id, spec, source, tenant) and not needs_publishing(self.store.get(job_id), now()):
             return job_id
         soft_limit = min(spec.time_limit_seconds + SHUTDOWN_GRACE_SECONDS, self.settings.soft_time_limit_seconds)

@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     )
     job_store_url: str = Field(
         "redis://127.0.0.1:6379/2",
-        description="Redis database holding job records, items streams and idempotency keys.",
+        description="Redis database holding job records, items streams, logs, idempotency keys and projects.",
     )
     result_ttl_seconds: int = Field(
         7 * 24 * 3600, ge=60, description="How long job states, records and items are kept after submission."
@@ -60,6 +60,9 @@ class Settings(BaseSettings):
         description="Comma-separated CIDRs that crawls may reach although private, loopback or link-local.",
     )
     default_queue: str = Field("default", description="Queue (worker pool) of jobs that name none.")
+    log_max_lines_per_job: int = Field(
+        10_000, ge=100, description="Most lines kept of a job's crawl log; older ones are trimmed."
+    )
 
     @model_validator(mode="after")
     def _limits_ordered(self) -> Settings:

@@ -6,9 +6,18 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from crawlfleet_core.model.jobs import JobSpec
+from crawlfleet_core.model.projects import InstalledProject, Project, ProjectSource, ProjectVersion
 from crawlfleet_core.model.status import JobRecord
-from crawlfleet_core.service import REPUBLISH_AFTER_SECONDS, JobService, needs_publishing
+from crawlfleet_core.service import (
+    REPUBLISH_AFTER_SECONDS,
+    JobRefusedError,
+    JobService,
+    needs_publishing,
+    runnable_spec,
+)
 from crawlfleet_core.store.keys import job_record, queue_lists
 from tests.harness.redis_server import RedisServer
 
@@ -57,3 +66,49 @@ def test_a_record_left_unpublished_is_published_by_a_later_submission(
     job_service.submit(spec, job_id=job_id)
     broker = redis_server.client(0)
     assert sum(broker.llen(name) for name in queue_lists(queue)) == 1
+
+
+def test_a_project_job_runs_the_latest_version_unless_it_pins_one() -> None:
+    project = Project(name="books", source=ProjectSource.EGG, versions=[deployed("1", "a"), deployed("2", "a", "b")])
+    assert runnable_spec(project_spec(), project).version == "2"
+    assert runnable_spec(project_spec(version="1"), project).version == "1"
+    assert runnable_spec(SPEC, None) == SPEC
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "words"),
+    [
+        ({"project": "other"}, "project", "no project 'other'"),
+        ({"version": "3"}, "version", "has no version '3'; it has 1, 2"),
+        ({"spider": "b", "version": "1"}, "spider", "version '1' has no spider 'b'; its spiders: a"),
+    ],
+)
+def test_a_project_job_naming_what_is_not_deployed_is_refused_naming_the_field(
+    fields: dict[str, str], field: str, words: str
+) -> None:
+    project = Project(name="books", source=ProjectSource.EGG, versions=[deployed("1", "a"), deployed("2", "a", "b")])
+    spec = project_spec(**fields)
+    with pytest.raises(JobRefusedError) as refused:
+        runnable_spec(spec, project if spec.project == "books" else None)
+    assert refused.value.field == field and words in refused.value.message
+
+
+def test_an_installed_project_runs_only_on_the_queues_that_have_it() -> None:
+    pool = InstalledProject(queue="books", settings_module="books.settings", spiders=["a"], announced_at=T0)
+    project = Project(name="books", source=ProjectSource.IMAGE, installed=[pool])
+    assert runnable_spec(project_spec(queue="books"), project).version is None
+    with pytest.raises(JobRefusedError) as refused:
+        runnable_spec(project_spec(), project)
+    assert refused.value.field == "queue" and "queue 'books' only" in refused.value.message
+    with pytest.raises(JobRefusedError, match="version"):
+        runnable_spec(project_spec(queue="books", version="1"), project)
+
+
+def deployed(name: str, *spiders: str) -> ProjectVersion:
+    return ProjectVersion(
+        version=name, spiders=list(spiders), settings_module="books.settings", digest="0" * 64, size=1, uploaded_at=T0
+    )
+
+
+def project_spec(**fields: str) -> JobSpec:
+    return JobSpec.model_validate({"project": "books", "spider": "a", **fields})

@@ -54,6 +54,9 @@ class JobStatus(CamelModel):
     )
     state: JobState
     queue: str
+    project: str | None = Field(None, description="The Scrapy project whose spider runs; null for the built-in spider.")
+    spider: str | None = Field(None, description="The project's spider that runs.")
+    version: str | None = Field(None, description="The project's deployed version that runs.")
     progress: Progress
     result: dict[str, Any] | None
     error: str | None
@@ -112,6 +115,9 @@ def job_status(record: JobRecord, celery_state: str, info: Any, date_done: datet
         tenant=record.tenant,
         state=state,
         queue=record.spec.queue,
+        project=record.spec.project,
+        spider=record.spec.spider,
+        version=record.spec.version,
         progress=progress,
         result=outcome,
         error=error,
@@ -128,6 +134,8 @@ class JobQuery(CamelModel):
     tenant: str | None = None
     states: frozenset[JobState] = frozenset()
     queue: str | None = None
+    project: str | None = None
+    spider: str | None = None
     since: datetime | None = None
     cursor: str | None = None
     limit: int = 50
@@ -143,6 +151,8 @@ class JobQuery(CamelModel):
         return (
             (not self.states or status.state in self.states)
             and (self.queue is None or status.queue == self.queue)
+            and (self.project is None or status.project == self.project)
+            and (self.spider is None or status.spider == self.spider)
             and (self.since is None or status.submitted_at >= self.since)
         )
 

@@ -35,3 +35,33 @@ def worker_activity_key(pod: str) -> str:
 def queue_lists(queue: str) -> list[str]:
     """Every Redis list that holds waiting tasks of `queue`, highest priority first."""
     return [queue if step == 0 else f"{queue}{PRIORITY_SEPARATOR}{step}" for step in PRIORITY_STEPS]
+
+
+def job_log(job_id: str) -> str:
+    """The stream of the job's crawl log lines."""
+    return f"{PREFIX}:log:{job_id}"
+
+
+def tenant_projects(tenant: str) -> str:
+    """The set of the names of the projects `tenant` deployed."""
+    return f"{PREFIX}:projects:{tenant}"
+
+
+def project_versions(tenant: str, project: str) -> str:
+    """The hash of a deployed project's versions: version -> ProjectVersion JSON."""
+    return f"{PREFIX}:project:{tenant}:{project}"
+
+
+def project_egg(tenant: str, project: str, version: str) -> str:
+    """The egg of one deployed version."""
+    return f"{PREFIX}:egg:{tenant}:{project}:{version}"
+
+
+def installed_projects() -> str:
+    """The set of the names of the projects installed in some pool's worker image."""
+    return f"{PREFIX}:installed"
+
+
+def installed_project(project: str) -> str:
+    """The hash of the pools that have `project` installed: queue -> InstalledProject JSON."""
+    return f"{PREFIX}:installed:{project}"
