@@ -12,13 +12,27 @@ from celery import signals
 from celery.worker.request import Request
 
 from crawlfleet_core.model.states import FINISHED_STATES
-from crawlfleet_core.settings import get_settings
 from crawlfleet_core.store.jobs import JobStore
+from crawlfleet_core.store.logs import JobLogs
+from crawlfleet_core.store.projects import ProjectStore
+from crawlfleet_workers.config import worker_settings
+from crawlfleet_workers.eggs import EggCache
 
 
 @cache
 def job_store() -> JobStore:
-    return JobStore.from_settings(get_settings())
+    return JobStore.from_settings(worker_settings())
+
+
+@cache
+def job_logs() -> JobLogs:
+    return JobLogs.from_settings(worker_settings())
+
+
+@cache
+def egg_cache() -> EggCache:
+    settings = worker_settings()
+    return EggCache(settings.egg_cache_dir, ProjectStore.from_settings(settings))
 
 
 @signals.task_received.connect

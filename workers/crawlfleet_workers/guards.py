@@ -20,6 +20,8 @@ from crawlfleet_core.addresses import BlockedAddressError, check_address, parse_
 from crawlfleet_core.settings import Network
 
 ALLOWED_NETWORKS_SETTING = "CRAWLFLEET_ALLOWED_NETWORKS"
+# Why the first request was refused, for the job's error when no page could be fetched.
+FIRST_BLOCKED_STAT = "crawlfleet/first_blocked"
 # Host name -> why its addresses were refused, so an error names the cause
 # instead of Twisted's "no results for hostname lookup".
 BLOCKED_HOSTS: dict[str, str] = {}
@@ -36,12 +38,13 @@ def allowed_networks(settings: Any) -> list[Network]:
 class AddressGuardMiddleware:
     """Downloader middleware refusing requests to IP literals outside the public internet."""
 
-    def __init__(self, networks: list[Network]) -> None:
+    def __init__(self, networks: list[Network], stats: Any) -> None:
         self.networks = networks
+        self.stats = stats
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> AddressGuardMiddleware:
-        return cls(allowed_networks(crawler.settings))
+        return cls(allowed_networks(crawler.settings), crawler.stats)
 
     def process_request(self, request: Request, spider: Spider | None = None) -> None:
         address = parse_address(urlsplit(request.url).hostname or "")
@@ -50,7 +53,10 @@ class AddressGuardMiddleware:
         try:
             check_address(address, self.networks)
         except BlockedAddressError as error:
-            raise BlockedRequestError(f"blocked {request.url}: {error}") from None
+            reason = f"blocked {request.url}: {error}"
+            if self.stats.get_value(FIRST_BLOCKED_STAT) is None:
+                self.stats.set_value(FIRST_BLOCKED_STAT, reason)
+            raise BlockedRequestError(reason) from None
 
 
 @provider(IResolutionReceiver)

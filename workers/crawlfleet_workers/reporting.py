@@ -11,9 +11,11 @@ from typing import Any
 from itemadapter import ItemAdapter
 from scrapy import Spider, signals
 from twisted.internet.task import LoopingCall
+from twisted.python.failure import Failure
 
 from crawlfleet_core.model.status import Progress
 from crawlfleet_core.store.jobs import JobStore
+from crawlfleet_workers.guards import BLOCKED_HOSTS, FIRST_BLOCKED_STAT
 from crawlfleet_workers.spider import JobSpider
 from crawlfleet_workers.supervisor import send_report
 
@@ -24,6 +26,9 @@ REPORT_FD_SETTING = "CRAWLFLEET_REPORT_FD"
 PROGRESS_INTERVAL_SECONDS = 0.5
 ITEM_BATCH_SIZE = 100
 ITEMS_STORED_STAT = "crawlfleet/items_stored"
+# After every item pipeline of a project, whatever order it gives them: items are
+# stored as the project's pipelines leave them.
+ITEM_STREAM_ORDER = 2**31 - 1
 
 progress_due = object()
 """Scrapy signal sent just before each progress report, so that the items it counts
@@ -64,59 +69,94 @@ class ItemStream:
 
 class ProgressReport:
     """Extension reporting the crawl's progress every `PROGRESS_INTERVAL_SECONDS`,
-    and its stats summary, the job's result, when the spider closes."""
+    and its stats summary, the job's result, when the spider closes.
+
+    The built-in spider counts its own pages, errors and skips; a project's spider
+    is counted from Scrapy's stats: responses other than robots.txt, and error log
+    records. The first exception a spider raised is kept with its traceback: a
+    spider that raises fails its job."""
 
     def __init__(self, crawler: Any, report_fd: int) -> None:
         self.crawler = crawler
         self.report_fd = report_fd
         self.started = time.monotonic()
         self.ticker: LoopingCall | None = None
+        self.spider_error: str | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> ProgressReport:
         extension = cls(crawler, crawler.settings.getint(REPORT_FD_SETTING))
         crawler.signals.connect(extension.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(extension.spider_raised, signal=signals.spider_error)
         return extension
 
-    def progress(self, spider: JobSpider) -> Progress:
+    def counts(self, spider: Spider) -> tuple[int, int, int]:
+        """Pages, errors and requests skipped on purpose."""
+        if isinstance(spider, JobSpider):
+            return spider.pages, spider.errors, spider.skipped
+        stats = self.crawler.stats
+        pages = stats.get_value("response_received_count", 0) - stats.get_value("robotstxt/response_count", 0)
+        return pages, stats.get_value("log_count/ERROR", 0), stats.get_value("robotstxt/forbidden", 0)
+
+    def percent(self, spider: Spider) -> float:
+        """The built-in spider's estimate; for a project's spider, the share of the
+        requests known so far (done and still scheduled) that are done."""
+        if isinstance(spider, JobSpider):
+            return spider.percent()
+        pages, errors, skipped = self.counts(spider)
+        scheduler = self.crawler.engine.scheduler if self.crawler.engine is not None else None
+        waiting = len(scheduler) if scheduler is not None and hasattr(scheduler, "__len__") else 0
+        done = pages + errors + skipped
+        return round(min(99.0, 100.0 * done / (done + waiting)), 1) if done else 0.0
+
+    def progress(self, spider: Spider) -> Progress:
+        pages, errors, _ = self.counts(spider)
         return Progress(
-            pages=spider.pages,
+            pages=pages,
             items=self.crawler.stats.get_value(ITEMS_STORED_STAT, 0),
-            errors=spider.errors,
-            percent=spider.percent(),
+            errors=errors,
+            percent=self.percent(spider),
         )
 
-    def spider_opened(self, spider: JobSpider) -> None:
+    def spider_raised(self, failure: Failure, response: Any, spider: Spider) -> None:
+        if self.spider_error is None:
+            self.spider_error = failure.getTraceback()
+
+    def spider_opened(self, spider: Spider) -> None:
         # Made only now: a LoopingCall made before the crawl runs would import (and
         # so install) Twisted's default reactor before Scrapy installs the one it wants.
         self.ticker = LoopingCall(self.report_progress, spider)
         self.ticker.start(PROGRESS_INTERVAL_SECONDS, now=False)
 
-    def report_progress(self, spider: JobSpider) -> None:
+    def report_progress(self, spider: Spider) -> None:
         self.crawler.signals.send_catch_log(progress_due)
         send_report(self.report_fd, {"progress": self.progress(spider).model_dump()})
 
-    def spider_closed(self, spider: JobSpider, reason: str) -> None:
+    def spider_closed(self, spider: Spider, reason: str) -> None:
         """Item pipelines have closed (and so stored every item) before this signal."""
         if self.ticker is not None and self.ticker.running:
             self.ticker.stop()
         stats = self.crawler.stats
+        pages, errors, skipped = self.counts(spider)
+        blocked = stats.get_value(FIRST_BLOCKED_STAT) or next(iter(BLOCKED_HOSTS.values()), None)
         send_report(
             self.report_fd,
             {
                 "progress": self.progress(spider).model_copy(update={"percent": 100.0}).model_dump(),
                 "stats": {
                     "finish_reason": reason,
-                    "pages": spider.pages,
+                    "pages": pages,
                     "items": stats.get_value(ITEMS_STORED_STAT, 0),
-                    "errors": spider.errors,
-                    "skipped": spider.skipped,
+                    "errors": errors,
+                    "skipped": skipped,
                     "item_scraped_count": stats.get_value("item_scraped_count", 0),
+                    "item_dropped_count": stats.get_value("item_dropped_count", 0),
                     "response_received_count": stats.get_value("response_received_count", 0),
                     "duration_seconds": round(time.monotonic() - self.started, 3),
-                    "first_error": spider.first_error,
-                    "first_skip": spider.first_skip,
+                    "first_error": getattr(spider, "first_error", None) or blocked,
+                    "first_skip": getattr(spider, "first_skip", None),
+                    "spider_error": self.spider_error,
                 },
             },
         )

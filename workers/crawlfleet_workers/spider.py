@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
+from parsel import Selector
 from scrapy import Request, Spider
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response, TextResponse
@@ -18,13 +19,23 @@ from crawlfleet_core.model.jobs import JobSpec, selector_xpath
 from crawlfleet_workers.guards import BLOCKED_HOSTS, BlockedRequestError
 
 
-def extract_fields(response: TextResponse, xpaths: dict[str, str]) -> dict[str, Any]:
+def extract_fields(selector: TextResponse | Selector, xpaths: dict[str, str]) -> dict[str, Any]:
     """A value per field: the single match as text, several as a list, none as None."""
     fields: dict[str, Any] = {}
     for name, xpath in xpaths.items():
-        values = [value.strip() for value in response.xpath(xpath).getall()]
+        values = [value.strip() for value in selector.xpath(xpath).getall()]
         fields[name] = values[0] if len(values) == 1 else (values or None)
     return fields
+
+
+def page_items(response: TextResponse, xpaths: dict[str, str], item_xpath: str | None) -> Iterator[dict[str, Any]]:
+    """The page's items, each with the page's url: one per element `item_xpath`
+    matches, its fields evaluated relative to that element; else one for the page."""
+    if item_xpath is None:
+        yield {"url": response.url, **extract_fields(response, xpaths)}
+        return
+    for element in response.xpath(item_xpath):
+        yield {"url": response.url, **extract_fields(element, xpaths)}
 
 
 class JobSpider(Spider):
@@ -35,6 +46,7 @@ class JobSpider(Spider):
         self.spec = spec
         self.allowed_domains = spec.domains()
         self.xpaths = {name: selector_xpath(selector) for name, selector in spec.extract.items()}
+        self.item_xpath = selector_xpath(spec.item_selector) if spec.item_selector else None
         self.links = LinkExtractor()
         # Requests are budgeted here rather than with CLOSESPIDER_PAGECOUNT, which
         # overshoots by whatever is in flight when it trips. A request that ends
@@ -72,7 +84,8 @@ class JobSpider(Spider):
             yield self.request(self.overflow.popleft())
 
     def request(self, url: str) -> Request:
-        return Request(url, callback=self.parse, errback=self.failed)
+        cookies: dict[str | bytes, Any] = {name: value for name, value in self.spec.cookies.items()}
+        return Request(url, callback=self.parse, errback=self.failed, cookies=cookies)
 
     async def start(self) -> AsyncIterator[Request]:
         for url in self.spec.start_urls:
@@ -81,12 +94,11 @@ class JobSpider(Spider):
 
     def parse(self, response: Response, **kwargs: Any) -> Iterator[dict[str, Any] | Request]:
         self.pages += 1
-        item: dict[str, Any] = {"url": response.url}
         if not isinstance(response, TextResponse):
-            yield item
+            if self.item_xpath is None:
+                yield {"url": response.url}
             return
-        item.update(extract_fields(response, self.xpaths))
-        yield item
+        yield from page_items(response, self.xpaths, self.item_xpath)
         # DEPTH_LIMIT bounds depth too, but it reads 0 as "no limit".
         if not self.spec.follow_links or response.meta.get("depth", 0) >= self.spec.max_depth:
             return

@@ -7,7 +7,8 @@ Celery pool process. The worker imported Scrapy before forking its pool (see
 interpreter would pay about a second of imports. The child dies with its parent
 (PR_SET_PDEATHSIG), so revoking or killing the task's process ends the crawl and
 nothing else. The child reports progress and its final stats as JSON lines on a
-pipe (`send_report`); its items go straight to the job's Redis stream."""
+pipe (`send_report`); its items go straight to the job's Redis stream, its log to
+the job's log."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from crawlfleet_core.model.jobs import JobSpec
 from crawlfleet_core.model.status import Progress
 from crawlfleet_core.settings import Settings
+from crawlfleet_workers.eggs import ProjectCode
 
 STOP_GRACE_SECONDS = 20
 PR_SET_PDEATHSIG = 1
@@ -41,6 +43,8 @@ class CrawlOutcome:
     exit_description: str
     timed_out: bool = False
     error: str | None = None
+    failure: str | None = None
+    """The traceback of a crawl that could not start because of the job's own code or arguments."""
 
 
 def describe_exit(status: int) -> str:
@@ -50,20 +54,29 @@ def describe_exit(status: int) -> str:
 
 
 def send_report(fd: int, report: dict[str, Any]) -> None:
-    """One report from the crawl to its supervisor: `progress`, `stats` or `error`."""
+    """One report from the crawl to its supervisor: `progress`, `stats`, `failed` or `error`."""
     os.write(fd, json.dumps(report).encode() + b"\n")
 
 
-def run_crawl(job_id: str, spec: JobSpec, settings: Settings, on_progress: Callable[[Progress], None]) -> CrawlOutcome:
-    """Crawl in a child process; call `on_progress` as reports arrive; return how it ended."""
+def run_crawl(
+    job_id: str,
+    spec: JobSpec,
+    settings: Settings,
+    on_progress: Callable[[Progress], None],
+    project: ProjectCode | None = None,
+) -> CrawlOutcome:
+    """Crawl in a child process; call `on_progress` as reports arrive; return how it ended.
+
+    `project` is the code of the project whose spider the job runs: only the child loads it."""
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:
         os.close(read_fd)
-        _child_main(job_id, spec, settings, write_fd)
+        _child_main(job_id, spec, settings, write_fd, project)
     os.close(write_fd)
     stats: dict[str, Any] | None = None
     error: str | None = None
+    failure: str | None = None
     timed_out = False
     kill_at: float | None = None
     pending = b""
@@ -87,16 +100,19 @@ def run_crawl(job_id: str, spec: JobSpec, settings: Settings, on_progress: Calla
                         on_progress(Progress.model_validate(report["progress"]))
                     stats = report.get("stats", stats)
                     error = report.get("error", error)
+                    failure = report.get("failed", failure)
             except SoftTimeLimitExceeded:
                 # Ask Scrapy to close cleanly, and kill it if it will not.
                 timed_out = True
                 os.kill(pid, signal.SIGTERM)
                 kill_at = time.monotonic() + STOP_GRACE_SECONDS
     _, status = os.waitpid(pid, 0)
-    return CrawlOutcome(stats=stats, exit_description=describe_exit(status), timed_out=timed_out, error=error)
+    return CrawlOutcome(
+        stats=stats, exit_description=describe_exit(status), timed_out=timed_out, error=error, failure=failure
+    )
 
 
-def _child_main(job_id: str, spec: JobSpec, settings: Settings, write_fd: int) -> None:
+def _child_main(job_id: str, spec: JobSpec, settings: Settings, write_fd: int, project: ProjectCode | None) -> None:
     """The forked crawl process. Never returns: it must not run the pool's code."""
     code = 1
     try:
@@ -109,7 +125,7 @@ def _child_main(job_id: str, spec: JobSpec, settings: Settings, write_fd: int) -
         # and only a worker has Scrapy preloaded, so this costs the fork nothing.
         from crawlfleet_workers.crawling import crawl
 
-        crawl(job_id, spec, settings, write_fd)
+        crawl(job_id, spec, settings, write_fd, project)
         code = 0
     except BaseException:
         traceback.print_exc()

@@ -9,13 +9,15 @@ from celery import Task
 from celery.exceptions import Ignore
 
 from crawlfleet_core.celery_app import CRAWL_TASK, SLEEP_TASK
-from crawlfleet_core.model.failures import CrawlCrashedError, CrawlFailedError, CrawlTimedOutError
+from crawlfleet_core.model.failures import CrawlCrashedError, CrawlFailedError, CrawlTimedOutError, SpiderFailedError
 from crawlfleet_core.model.jobs import JobSpec
 from crawlfleet_core.model.states import JobState
-from crawlfleet_core.model.status import Progress
-from crawlfleet_core.settings import get_settings
+from crawlfleet_core.model.status import DEFAULT_TENANT, Progress
+from crawlfleet_core.store.logs import bounded_line
 from crawlfleet_workers.app import app
-from crawlfleet_workers.bookkeeping import job_store
+from crawlfleet_workers.bookkeeping import egg_cache, job_logs, job_store
+from crawlfleet_workers.config import worker_settings
+from crawlfleet_workers.eggs import EggMissingError, ProjectCode
 from crawlfleet_workers.supervisor import run_crawl
 
 RETRY_BACKOFF_SECONDS = 2
@@ -40,17 +42,27 @@ def crawl(self: Task[Any, Any], spec_json: dict[str, Any]) -> dict[str, Any]:
         store.set_progress(job_id, progress)
         self.update_state(state=JobState.PROGRESS, meta=progress.model_dump())
 
-    outcome = run_crawl(job_id, spec, get_settings(), report)
+    try:
+        project = project_code(spec, record.tenant if record is not None else DEFAULT_TENANT)
+    except EggMissingError as error:
+        job_logs().append(job_id, [f"the job cannot run: {error}"])
+        raise SpiderFailedError(str(error)) from None
+    outcome = run_crawl(job_id, spec, worker_settings(), report, project)
+    if outcome.failure is not None:
+        raise SpiderFailedError(bounded_line(outcome.failure))
     if outcome.stats is None:
         if outcome.timed_out:
             raise CrawlTimedOutError(f"the crawl outlived its time limit and was stopped ({outcome.exit_description})")
         reason = outcome.error or f"the crawl process {outcome.exit_description}"
+        job_logs().append(job_id, [f"the crawl process {outcome.exit_description}; the job is retried: {reason}"])
         raise self.retry(
             exc=CrawlCrashedError(reason),
             countdown=RETRY_BACKOFF_SECONDS * 2**self.request.retries,
             max_retries=spec.retries,
         )
     stats = outcome.stats
+    if stats["spider_error"]:
+        raise SpiderFailedError(bounded_line(stats["spider_error"]))
     if stats["pages"] == 0:
         raise CrawlFailedError(
             stats["first_error"]
@@ -58,6 +70,24 @@ def crawl(self: Task[Any, Any], spec_json: dict[str, Any]) -> dict[str, Any]:
             " (robots.txt and allowedDomains can exclude start URLs)"
         )
     return stats
+
+
+def project_code(spec: JobSpec, tenant: str) -> ProjectCode | None:
+    """The code of the project whose spider the job runs, None for the built-in spider.
+
+    A deployed version (the submission pinned one) is fetched into the worker's egg
+    cache here, in the pool process, so that the crawl process only reads it from disk."""
+    if spec.project is None:
+        return None
+    if spec.version is not None:
+        return egg_cache().code(tenant, spec.project, spec.version)
+    settings = worker_settings()
+    if settings.installed_project() != spec.project:
+        raise EggMissingError(
+            f"project {spec.project!r} is not installed in the workers of queue {spec.queue!r}"
+            + (f" (they have {settings.installed_project()!r})" if settings.installed_project() else "")
+        )
+    return ProjectCode(settings.project_settings_module)
 
 
 @app.task(name=SLEEP_TASK, bind=True)

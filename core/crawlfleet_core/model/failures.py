@@ -14,3 +14,9 @@ class CrawlCrashedError(Exception):
 
 class CrawlTimedOutError(Exception):
     """The crawl outlived its time limit and had to be stopped by force."""
+
+
+class SpiderFailedError(Exception):
+    """The job's spider raised, or could not start: a project that does not import, an
+    unknown spider, arguments it refuses. Its traceback is the message; running it
+    again would fail again, so it is not retried."""

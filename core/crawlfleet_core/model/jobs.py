@@ -181,7 +181,7 @@ class JobSpec(SpecModel):
     cookies: dict[Annotated[str, StringConstraints(pattern=HEADER_NAME_PATTERN)], CookieValue] = Field(
         default_factory=dict,
         max_length=50,
-        description="Cookies the built-in spider sends from its first request on, per site.",
+        description="Cookies the built-in spider sends with every request.",
     )
     download_delay: float | None = Field(
         None, ge=0, le=600, description="Seconds between two requests to the same site (Scrapy's DOWNLOAD_DELAY)."
