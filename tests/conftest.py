@@ -10,6 +10,7 @@ import pytest
 from crawlfleet_core.service import JobService
 from crawlfleet_core.settings import Settings
 from tests.harness.celery_worker import CeleryWorker
+from tests.harness.projects import build_egg, project_copy
 from tests.harness.redis_server import RedisServer
 from tests.harness.website import Website
 
@@ -60,6 +61,13 @@ def website() -> Iterator[Website]:
     site = Website()
     yield site
     site.stop()
+
+
+@pytest.fixture(scope="session")
+def pricewatch_egg(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The egg of the suite's own Scrapy project (tests/projects/pricewatch), built by scrapyd-deploy."""
+    directory = tmp_path_factory.mktemp("egg")
+    return build_egg(project_copy(directory), directory / "pricewatch.egg")
 
 
 @pytest.fixture(scope="session")

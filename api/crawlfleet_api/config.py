@@ -28,6 +28,14 @@ class ApiSettings(Settings):
     events_poll_seconds: float = Field(
         0.5, gt=0, le=10, description="How often a job's event stream looks for a change of its status."
     )
+    egg_max_bytes: int = Field(
+        32 * MEBIBYTE,
+        ge=1024,
+        description="Largest project egg accepted by addversion.json and POST /v1/projects/{project}/versions.",
+    )
+    egg_inspect_timeout_seconds: float = Field(
+        60.0, gt=0, le=600, description="Longest the listing of an uploaded egg's spiders may take; slower is refused."
+    )
 
     _tokens: list[ApiToken] = PrivateAttr(default_factory=list)
 

@@ -14,6 +14,7 @@ from crawlfleet_api.idempotency import IdempotencyKeys
 from crawlfleet_api.metrics import ApiMetrics
 from crawlfleet_api.tokens import ANONYMOUS, Caller, Role, identify
 from crawlfleet_core.service import JobService
+from crawlfleet_core.store.logs import JobLogs
 
 
 def _settings(request: Request) -> ApiSettings:
@@ -32,10 +33,15 @@ def _metrics(request: Request) -> ApiMetrics:
     return cast(ApiMetrics, request.app.state.metrics)
 
 
+def _job_logs(request: Request) -> JobLogs:
+    return cast(JobLogs, request.app.state.job_logs)
+
+
 SettingsDep = Annotated[ApiSettings, Depends(_settings)]
 JobServiceDep = Annotated[JobService, Depends(_job_service)]
 IdempotencyKeysDep = Annotated[IdempotencyKeys, Depends(_idempotency_keys)]
 MetricsDep = Annotated[ApiMetrics, Depends(_metrics)]
+JobLogsDep = Annotated[JobLogs, Depends(_job_logs)]
 
 # auto_error is off because FastAPI's own error does not say which header to send
 # and is not raised at all when tokens are not configured.

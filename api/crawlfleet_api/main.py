@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import version
@@ -13,29 +14,36 @@ import typer
 import uvicorn
 from fastapi import FastAPI
 
-from crawlfleet_api.body_limit import BodyLimitMiddleware
+from crawlfleet_api.body_limit import BodyLimit, BodyLimitMiddleware
 from crawlfleet_api.config import ApiSettings
 from crawlfleet_api.errors import install_error_handlers
 from crawlfleet_api.idempotency import IdempotencyKeys
 from crawlfleet_api.metrics import ApiMetrics, MetricsMiddleware
-from crawlfleet_api.routes import health, jobs, metrics
+from crawlfleet_api.routes import health, jobs, logs, metrics, projects, scrapyd
 from crawlfleet_core.service import JobService
+from crawlfleet_core.store.logs import JobLogs
 
 logger = logging.getLogger("crawlfleet_api")
 
 # A probe must answer before the kubelet's own timeout (1 s by default).
 PROBE_TIMEOUT_SECONDS = 0.5
+# Where eggs are uploaded, and room for the form around an egg of the largest size.
+EGG_UPLOADS = re.compile(r"/addversion\.json|/v1/projects/[^/]+/versions")
+FORM_OVERHEAD_BYTES = 64 * 1024
 
 DESCRIPTION = """\
 Submit Scrapy crawls as background jobs, follow their state and progress, read their items.
 
 Every `/v1` route needs `Authorization: Bearer <token>` when `CRAWLFLEET_API_TOKENS` is set.
+Scrapyd's JSON API (`/schedule.json`, `/addversion.json`, ...) is served at the root, with HTTP
+basic auth: your tenant as user name, your token as password.
 """
 
 
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
     settings = settings or ApiSettings()
     service = JobService.from_settings(settings)
+    job_logs = JobLogs.from_settings(settings)
     redis_probes = {
         name: redis.Redis.from_url(
             url, socket_connect_timeout=PROBE_TIMEOUT_SECONDS, socket_timeout=PROBE_TIMEOUT_SECONDS
@@ -55,6 +63,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         for client in redis_probes.values():
             client.close()
         service.store.client.close()
+        service.projects.client.close()
+        job_logs.client.close()
         service.app.close()
 
     app = FastAPI(title="crawlfleet", version=version("crawlfleet"), description=DESCRIPTION, lifespan=lifespan)
@@ -63,12 +73,17 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.state.idempotency_keys = IdempotencyKeys(service.store.client, settings.result_ttl_seconds)
     app.state.metrics = api_metrics = ApiMetrics()
     app.state.redis_probes = redis_probes
+    app.state.job_logs = job_logs
     app.include_router(jobs.router)
+    app.include_router(logs.router)
+    app.include_router(projects.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
+    scrapyd.install(app)
     install_error_handlers(app)
     # The last added runs first: the metrics see every answer, the 413s included.
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    uploads = [BodyLimit(EGG_UPLOADS, settings.egg_max_bytes + FORM_OVERHEAD_BYTES, "CRAWLFLEET_EGG_MAX_BYTES")]
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, uploads=uploads)
     app.add_middleware(MetricsMiddleware, metrics=api_metrics)
     return app
 

@@ -3,14 +3,13 @@ built the way scrapyd-deploy builds them (by scrapyd-deploy itself)."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from crawlfleet_core.clock import now
+from crawlfleet_api import deployments
+from crawlfleet_api.config import ApiSettings
 from crawlfleet_core.model.projects import ProjectVersion
 from crawlfleet_core.store.projects import ProjectStore
 
@@ -40,19 +39,5 @@ def build_egg(project: Path, egg: Path) -> Path:
 
 
 def deploy(store: ProjectStore, tenant: str, version: str, egg: Path) -> ProjectVersion:
-    """Store an egg as addversion.json does, its spiders listed by the platform's own lister."""
-    listed = subprocess.run(
-        [sys.executable, "-m", "crawlfleet_workers.catalog", str(egg)], capture_output=True, text=True, check=True
-    )
-    found = json.loads(listed.stdout.splitlines()[-1])
-    data = egg.read_bytes()
-    deployed = ProjectVersion(
-        version=version,
-        spiders=found["spiders"],
-        settings_module=found["settingsModule"],
-        digest=hashlib.sha256(data).hexdigest(),
-        size=len(data),
-        uploaded_at=now(),
-    )
-    store.add_version(tenant, PROJECT, deployed, data)
-    return deployed
+    """Deploy an egg as addversion.json does."""
+    return deployments.deploy(store, ApiSettings(), tenant, PROJECT, version, egg.read_bytes())

@@ -24,17 +24,11 @@ from tests.harness.projects import PROJECT, build_egg, deploy, project_copy
 from tests.harness.website import Website
 
 
-@pytest.fixture(scope="session")
-def egg(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("egg")
-    return build_egg(project_copy(directory), directory / "pricewatch.egg")
-
-
 @pytest.fixture
-def tenant(job_service: JobService, egg: Path) -> Iterator[str]:
+def tenant(job_service: JobService, pricewatch_egg: Path) -> Iterator[str]:
     """A tenant of its own with the fixture project deployed as version 1.0."""
     name = f"t-{uuid.uuid4().hex[:8]}"
-    deploy(job_service.projects, name, "1.0", egg)
+    deploy(job_service.projects, name, "1.0", pricewatch_egg)
     yield name
     job_service.projects.delete_project(name, PROJECT)
 

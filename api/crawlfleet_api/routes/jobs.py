@@ -162,6 +162,8 @@ def list_jobs(
     caller: CallerDep,
     state: Annotated[list[JobState] | None, Query(description="Only jobs in these states (repeatable).")] = None,
     queue: Annotated[str | None, Query(max_length=63, description="Only jobs of this queue.")] = None,
+    project: Annotated[str | None, Query(max_length=100, description="Only jobs of this Scrapy project.")] = None,
+    spider: Annotated[str | None, Query(max_length=128, description="Only jobs of this project spider.")] = None,
     since: Annotated[datetime | None, Query(description="Only jobs submitted at or after this time.")] = None,
     tenant: Annotated[
         str | None, Query(max_length=63, description="An admin's choice of tenant; others always see their own.")
@@ -172,7 +174,16 @@ def list_jobs(
     """The caller's jobs, newest first, a page at a time (an admin token sees every tenant's)."""
     if not caller.may(Role.ADMIN):
         tenant = caller.tenant
-    query = JobQuery(tenant=tenant, states=frozenset(state or ()), queue=queue, since=since, cursor=cursor, limit=limit)
+    query = JobQuery(
+        tenant=tenant,
+        states=frozenset(state or ()),
+        queue=queue,
+        project=project,
+        spider=spider,
+        since=since,
+        cursor=cursor,
+        limit=limit,
+    )
     return service.list_jobs(query)
 
 

@@ -9,7 +9,15 @@ from urllib.parse import urlsplit, urlunsplit
 import idna
 from parsel import Selector as HtmlSelector
 from parsel.csstranslator import css2xpath
-from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from crawlfleet_core.model.base import SpecModel
 from crawlfleet_core.model.projects import ProjectName, SpiderName, VersionName
@@ -135,10 +143,7 @@ class JobSpec(SpecModel):
         ),
     )
     start_urls: list[HttpUrl] = Field(
-        default_factory=list,
-        max_length=1000,
-        validate_default=True,
-        description="Pages the built-in spider starts from; http or https only.",
+        default_factory=list, max_length=1000, description="Pages the built-in spider starts from; http or https only."
     )
     allowed_domains: list[Domain] = Field(
         default_factory=list,
@@ -189,6 +194,15 @@ class JobSpec(SpecModel):
     auto_throttle: AutoThrottle | None = Field(
         None, description="Adapt the delay between requests to each site's latency (Scrapy's AutoThrottle)."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _start_urls_given(cls, data: Any) -> Any:
+        """Absent start URLs are checked as an empty list given, so that an error names
+        them `startUrls` (pydantic names a default it validates by its Python name)."""
+        if isinstance(data, dict) and "startUrls" not in data and "start_urls" not in data:
+            return {**data, "startUrls": []}
+        return data
 
     @field_validator("spider")
     @classmethod
