@@ -224,7 +224,7 @@ def crawl(job_id: str, spec: JobSpec, settings: Settings, report_fd: int, projec
         send_report(report_fd, {"failed": traceback.format_exc()})
     finally:
         root.removeHandler(handler)
-        handler.close()
+        handler.stop()
 
 
 def _run(

@@ -60,10 +60,14 @@ class JobLogHandler(logging.handlers.BufferingHandler):
             print(f"crawlfleet: cannot store {len(lines)} log lines of job {self.job_id}: {error}", file=sys.stderr)
 
     def close(self) -> None:
+        """Only flush: Scrapy's logging setup (`dictConfig`) closes every handler it
+        finds, and this one must serve the crawl to its end. `stop` ends it."""
+        self.flush()
+
+    def stop(self) -> None:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(FLUSH_SECONDS * 4)
-        self.flush()
         super().close()
 
     def _flush_regularly(self) -> None:

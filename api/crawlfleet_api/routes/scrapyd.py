@@ -155,11 +155,17 @@ class Parameters:
         return extras
 
 
-async def parameters(request: Request) -> Parameters:
+async def parameters(request: Request) -> AsyncIterator[Parameters]:
+    """The request's parameters; an uploaded file is closed once the answer is sent."""
     values: list[tuple[str, str | UploadFile]] = list(request.query_params.multi_items())
-    if request.method == "POST":
-        values.extend((await request.form()).multi_items())
-    return Parameters(values)
+    if request.method != "POST":
+        yield Parameters(values)
+        return
+    form = await request.form()
+    try:
+        yield Parameters([*values, *form.multi_items()])
+    finally:
+        await form.close()
 
 
 Params = Annotated[Parameters, Depends(parameters)]
