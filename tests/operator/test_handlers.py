@@ -25,6 +25,7 @@ from crawlfleet_core.service import JobService
 from tests.harness.celery_worker import CeleryWorker
 from tests.harness.control_plane import ControlPlane
 from tests.harness.ports import free_port, wait_until
+from tests.harness.projects import PROJECT, deploy
 from tests.harness.website import Website
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -214,6 +215,43 @@ def test_scrapejob_runs_to_success_with_exact_counts(
     assert "crawlfleet.io/last-handled-configuration" in annotations
     assert not any(key.startswith("kopf.zalando.org") for key in annotations)
     assert done["metadata"]["finalizers"] == ["crawlfleet.io/operator"]
+
+
+def test_a_scrapejob_runs_a_spider_the_namespace_s_tenant_deployed(
+    operator: Operator, namespace: Namespace, website: Website, job_service: JobService, pricewatch_egg: Path
+) -> None:
+    deploy(job_service.projects, namespace.name, "1.0", pricewatch_egg)
+    namespace.apply("offers", project=PROJECT, spider="catalog", spiderArgs={"url": website.url("/page/0")})
+    done = namespace.wait_phase("offers", {"Succeeded", "Failed", "Cancelled"})
+    status = done["status"]
+    assert status["phase"] == "Succeeded", status
+    # The project's pipeline keeps the offers priced up to its PRICEWATCH_MAX_PRICE of 100.
+    assert (status["progress"]["pages"], status["progress"]["items"]) == (15, 11)
+    job = job_service.status(status["jobId"])
+    assert job is not None and (job.tenant, job.project, job.spider, job.version) == (
+        namespace.name,
+        PROJECT,
+        "catalog",
+        "1.0",
+    )
+
+
+def test_a_scrapejob_naming_a_spider_its_namespace_did_not_deploy_fails_saying_so(
+    operator: Operator, namespace: Namespace, job_service: JobService, pricewatch_egg: Path
+) -> None:
+    deploy(job_service.projects, namespace.name, "1.0", pricewatch_egg)
+    namespace.apply("missing", project=PROJECT, spider="nobody")
+    namespace.apply("elsewhere", project="other-project", spider="catalog")
+    for name, message in (
+        (
+            "missing",
+            "spec.spider: project 'pricewatch' version '1.0' has no spider 'nobody'; its spiders: catalog, page",
+        ),
+        ("elsewhere", "spec.project: no project 'other-project'"),
+    ):
+        failed = namespace.wait_phase(name, {"Failed"})
+        ready = next(c for c in failed["status"]["conditions"] if c["type"] == "Ready")
+        assert ready["reason"] == "InvalidSpec" and ready["message"].startswith(message), ready
 
 
 def test_deleting_a_running_scrapejob_revokes_its_crawl(
