@@ -23,6 +23,7 @@ class Website:
         self.size = size
         self.slow_delay = slow_delay
         self.requests: list[tuple[float, str]] = []
+        self.headers: list[tuple[str, dict[str, str]]] = []
         self.port = free_port()
         site = self
 
@@ -37,6 +38,7 @@ class Website:
 
             def answer(self) -> None:
                 site.requests.append((time.time(), self.path))
+                site.headers.append((self.path, dict(self.headers)))
                 if self.path.startswith("/redirect?to="):
                     self.send_response(302)
                     self.send_header("Location", unquote(self.path.removeprefix("/redirect?to=")))

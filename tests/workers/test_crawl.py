@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from crawlfleet_core.model.jobs import JobSpec
 from crawlfleet_core.model.states import JobState
 from crawlfleet_core.service import JobService
+from crawlfleet_core.store.logs import JobLogs
 from tests.harness.celery_worker import CeleryWorker
 from tests.harness.jobs import Watch, spec
 from tests.harness.website import HeldWebsite, Website
@@ -178,3 +180,64 @@ def test_a_higher_priority_job_runs_first_on_a_busy_worker(
     high_started, low_started = finished[high].started_at, finished[low].started_at
     assert high_started is not None and low_started is not None
     assert high_started < low_started
+
+
+def test_an_item_selector_gives_one_item_per_element_with_fields_relative_to_it(
+    job_service: JobService, celery_worker: CeleryWorker, own_website: Website
+) -> None:
+    job = spec(
+        startUrls=[own_website.url("/page/0")],
+        followLinks=False,
+        itemSelector="a",
+        extract={"href": "::attr(href)", "text": "xpath:./text()"},
+    )
+    watch = run(job_service, job)
+    assert watch.last is not None and watch.last.state is JobState.SUCCESS, watch.last.error
+    items = job_service.store.read_items(watch.job_id, None, 100).items
+    page = own_website.url("/page/0")
+    assert items == [
+        {"url": page, "href": "/page/1", "text": "child 1"},
+        {"url": page, "href": "/page/2", "text": "child 2"},
+        {"url": page, "href": "/private/secret", "text": "secret"},
+        {"url": page, "href": "http://offsite.invalid/", "text": "elsewhere"},
+    ]
+
+
+def test_user_agent_headers_and_cookies_go_with_every_request(
+    job_service: JobService, celery_worker: CeleryWorker, own_website: Website
+) -> None:
+    job = spec(
+        startUrls=[own_website.url("/page/0")],
+        maxDepth=1,
+        userAgent="team-bot/1.0 (+https://example.com/bot)",
+        headers={"Accept-Language": "de"},
+        cookies={"consent": "yes"},
+    )
+    assert run(job_service, job).last.state is JobState.SUCCESS  # type: ignore[union-attr]
+    pages = [(path, headers) for path, headers in own_website.headers if path.startswith("/page/")]
+    assert sorted(path for path, _ in pages) == ["/page/0", "/page/1", "/page/2"]
+    for _, headers in pages:
+        assert headers["User-Agent"] == "team-bot/1.0 (+https://example.com/bot)"
+        assert headers["Accept-Language"] == "de"
+        assert headers["Cookie"] == "consent=yes"
+
+
+def test_a_download_delay_spaces_the_requests_to_a_site(
+    job_service: JobService, celery_worker: CeleryWorker, own_website: Website
+) -> None:
+    job = spec(startUrls=[own_website.url("/page/0")], maxDepth=2, obeyRobotsTxt=False, downloadDelay=0.4)
+    assert run(job_service, job).last.state is JobState.SUCCESS  # type: ignore[union-attr]
+    moments = [moment for moment, path in own_website.requests if path.startswith("/page/")]
+    assert len(moments) == 7
+    # Scrapy waits between 0.5 and 1.5 times the delay; without one, requests follow each other in milliseconds.
+    assert min(later - earlier for earlier, later in itertools.pairwise(moments)) >= 0.2
+
+
+def test_auto_throttle_is_enabled_by_the_job(
+    job_service: JobService, celery_worker: CeleryWorker, own_website: Website
+) -> None:
+    job = spec(startUrls=[own_website.url("/page/0")], maxDepth=0, autoThrottle={"targetConcurrency": 2.0})
+    watch = run(job_service, job)
+    assert watch.last is not None and watch.last.state is JobState.SUCCESS
+    log = "\n".join(line for _, line in JobLogs.from_settings(job_service.settings).read(watch.job_id, None, 1000))
+    assert "'scrapy.extensions.throttle.AutoThrottle'" in log.split("Enabled extensions:")[1].split("]")[0]
