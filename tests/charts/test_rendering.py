@@ -307,6 +307,17 @@ class TestDefaults:
         assert redis["to"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "redis"
         assert redis["ports"] == [{"port": 6379, "protocol": "TCP"}]
 
+    def test_the_api_and_the_eggs_it_inspects_reach_only_dns_and_redis(
+        self, default_manifests: list[Manifest]
+    ) -> None:
+        policy = by_kind(default_manifests, "NetworkPolicy")[f"{RELEASE}-api"]
+        assert sorted(policy["spec"]["policyTypes"]) == ["Egress", "Ingress"]
+        for address in ("169.254.169.254", "10.0.0.1", "93.184.215.14", "fd00:ec2::254"):
+            assert not egress_allows(policy, address, 443), address
+        dns, redis = policy["spec"]["egress"]
+        assert {"port": 53, "protocol": "UDP"} in dns["ports"]
+        assert redis["to"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "redis"
+
     def test_disruption_budgets(self, default_manifests: list[Manifest]) -> None:
         budgets = by_kind(default_manifests, "PodDisruptionBudget")
         assert set(budgets) == {f"{RELEASE}-api", f"{RELEASE}-worker-default"}
@@ -524,3 +535,27 @@ def test_rules_across_values_fail_with_the_reason(helm: Helm, values: dict[str, 
     result = helm.run_with_values("template", RELEASE, str(CHART), values=values, check=False)
     assert result.returncode != 0
     assert message in result.stderr
+
+
+def test_a_pool_runs_the_image_with_its_installed_project(helm: Helm) -> None:
+    """A pool of an image built FROM crawlfleet's with a Scrapy project installed: its
+    workers run that image and are told the project's settings module; other pools are not."""
+    pools = [
+        {"name": "default", "queue": "default", "concurrency": 4, "minReplicas": 1, "maxReplicas": 10},
+        {
+            "name": "pricewatch",
+            "queue": "pricewatch",
+            "concurrency": 2,
+            "minReplicas": 0,
+            "maxReplicas": 5,
+            "image": "registry.example.com/team/pricewatch-worker:1.4",
+            "projectSettingsModule": "pricewatch.settings",
+        },
+    ]
+    deployments = by_kind(helm.template({"workers": {"pools": pools}}), "Deployment")
+    project = deployments[f"{RELEASE}-worker-pricewatch"]["spec"]["template"]["spec"]["containers"][0]
+    assert project["image"] == "registry.example.com/team/pricewatch-worker:1.4"
+    assert env_of(project)["CRAWLFLEET_PROJECT_SETTINGS_MODULE"]["value"] == "pricewatch.settings"
+    default = deployments[f"{RELEASE}-worker-default"]["spec"]["template"]["spec"]["containers"][0]
+    assert default["image"].startswith("ghcr.io/crawlfleet/crawlfleet:")
+    assert "CRAWLFLEET_PROJECT_SETTINGS_MODULE" not in env_of(default)

@@ -282,3 +282,29 @@ Call with (dict "root" $ "secret" name "key" key "given" value).
 {{- define "crawlfleet.flower.secretName" -}}
 {{- default (printf "%s-flower" (include "crawlfleet.fullname" .)) .Values.flower.auth.existingSecret }}
 {{- end }}
+
+{{/*
+Egress rules every pod that runs crawlfleet code needs: the cluster DNS and, when
+bundled, Redis.
+*/}}
+{{- define "crawlfleet.networkPolicy.platformEgress" -}}
+- to:
+    - namespaceSelector:
+        {{- toYaml .Values.networkPolicy.dns.namespaceSelector | nindent 8 }}
+      podSelector:
+        {{- toYaml .Values.networkPolicy.dns.podSelector | nindent 8 }}
+  ports:
+    - port: 53
+      protocol: UDP
+    - port: 53
+      protocol: TCP
+{{- if include "crawlfleet.redis.bundled" . }}
+- to:
+    - podSelector:
+        matchLabels:
+          {{- include "crawlfleet.componentSelectorLabels" (dict "root" . "component" "redis") | nindent 10 }}
+  ports:
+    - port: 6379
+      protocol: TCP
+{{- end }}
+{{- end }}
