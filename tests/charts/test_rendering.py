@@ -307,9 +307,7 @@ class TestDefaults:
         assert redis["to"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "redis"
         assert redis["ports"] == [{"port": 6379, "protocol": "TCP"}]
 
-    def test_the_api_and_the_eggs_it_inspects_reach_only_dns_and_redis(
-        self, default_manifests: list[Manifest]
-    ) -> None:
+    def test_the_api_and_the_eggs_it_inspects_reach_only_dns_and_redis(self, default_manifests: list[Manifest]) -> None:
         policy = by_kind(default_manifests, "NetworkPolicy")[f"{RELEASE}-api"]
         assert sorted(policy["spec"]["policyTypes"]) == ["Egress", "Ingress"]
         for address in ("169.254.169.254", "10.0.0.1", "93.184.215.14", "fd00:ec2::254"):

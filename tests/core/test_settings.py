@@ -7,15 +7,18 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from crawlfleet_api.config import ApiSettings
 from crawlfleet_core.settings import Settings
+from crawlfleet_workers.config import WorkerSettings
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 
-def test_every_setting_is_documented_in_the_readme() -> None:
+@pytest.mark.parametrize("settings_class", [Settings, ApiSettings, WorkerSettings], ids=lambda c: c.__name__)
+def test_every_setting_is_documented_in_the_readme(settings_class: type[Settings]) -> None:
     text = README.read_text()
     missing = [
-        f"CRAWLFLEET_{name.upper()}" for name in Settings.model_fields if f"CRAWLFLEET_{name.upper()}" not in text
+        f"CRAWLFLEET_{name.upper()}" for name in settings_class.model_fields if f"CRAWLFLEET_{name.upper()}" not in text
     ]
     assert missing == []
 

@@ -17,6 +17,23 @@ from urllib.parse import unquote
 
 from tests.harness.ports import free_port
 
+# Three quotes in the markup of the quotes sandbox the README crawls.
+QUOTES = [
+    ("“The world as we have created it is a process of our thinking.”", "Albert Einstein"),
+    ("“It is our choices that show what we truly are.”", "J.K. Rowling"),
+    ("“A day without sunshine is like, you know, night.”", "Steve Martin"),
+]
+QUOTES_PAGE = (
+    "<html><head><title>Quotes to Scrape</title></head><body><div class='col-md-8'>"
+    + "".join(
+        f'<div class="quote" itemscope><span class="text" itemprop="text">{text}</span>'
+        f'<span>by <small class="author" itemprop="author">{author}</small></span></div>'
+        for text, author in QUOTES
+    )
+    + "</div></body></html>"
+)
+STATIC_PAGES = {"/robots.txt": "User-agent: *\nDisallow: /private/\n", "/quotes": QUOTES_PAGE}
+
 
 class Website:
     def __init__(self, size: int = 15, slow_delay: float = 0.5) -> None:
@@ -78,8 +95,8 @@ class Website:
         return [path for _, path in self.requests]
 
     def render(self, path: str) -> tuple[int, str]:
-        if path == "/robots.txt":
-            return 200, "User-agent: *\nDisallow: /private/\n"
+        if path in STATIC_PAGES:
+            return 200, STATIC_PAGES[path]
         if path.startswith("/page/"):
             index = int(path.removeprefix("/page/"))
             if not 0 <= index < self.size:
