@@ -113,8 +113,11 @@ def platform_settings(spec: JobSpec, settings: Settings) -> dict[str, Any]:
 
 
 def scrapy_settings(spec: JobSpec, settings: Settings, project: ScrapySettings | None = None) -> ScrapySettings:
-    """The crawl's settings: `project`'s (the built-in spider's when None) < the job's < the platform's."""
-    merged = project.copy() if project is not None else ScrapySettings()
+    """The crawl's settings: `project`'s (the built-in spider's when None) < the job's < the platform's.
+
+    `project` is built on in place: each crawl loads its project's settings afresh,
+    and a copy would cost the crawl's start a deep copy of every setting."""
+    merged = project if project is not None else ScrapySettings()
     merged.set("LOG_LEVEL", DEFAULT_LOG_LEVEL, priority="default")
     if project is None:
         merged.setdict(spider_settings(spec), priority="project")
@@ -184,6 +187,7 @@ COMPONENT_SETTINGS = (
     "DOWNLOADER_CLIENTCONTEXTFACTORY",
     "TWISTED_DNS_RESOLVER",
     "SPIDER_LOADER_CLASS",
+    "ROBOTSTXT_PARSER",
 )
 
 
