@@ -40,12 +40,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         redis = RedisServer(Path(scratch) / "redis")
         site = Website()
-        env = {
-            "CRAWLFLEET_BROKER_URL": redis.url(0),
-            "CRAWLFLEET_RESULT_BACKEND": redis.url(1),
-            "CRAWLFLEET_JOB_STORE_URL": redis.url(2),
-            "CRAWLFLEET_ALLOWED_NETWORKS": "127.0.0.0/8",
-        }
+        env = redis.platform_env()
         os.environ.update(env)
         service = JobService.from_settings(Settings())
         worker = CeleryWorker(service.app, env, Path(scratch) / "logs", concurrency=1)

@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import httpx
@@ -57,43 +57,38 @@ def scrapyd_python() -> Path:
 
 
 @contextmanager
-def scrapyd(directory: Path) -> Iterator[str]:
+def serving(command: Callable[[int], list[str]], health: str, directory: Path, env: dict[str, str]) -> Iterator[str]:
+    """The server `command(port)` starts, on a free loopback port, until the block ends."""
+    port = free_port()
+    with (directory / "server.log").open("wb") as log:
+        process = subprocess.Popen(
+            command(port), cwd=directory, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: httpx.get(url + health).status_code == 200, 60, f"the server of {directory} to answer")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def scrapyd(directory: Path) -> AbstractContextManager[str]:
     """Scrapyd on loopback with its default settings, its files in `directory`."""
-    port = free_port()
     directory.mkdir(parents=True)
-    # Only the port differs from the defaults: another process here may hold 6800.
-    (directory / "scrapyd.conf").write_text(f"[scrapyd]\nhttp_port = {port}\n")
-    with (directory / "scrapyd.log").open("wb") as log:
-        process = subprocess.Popen(
-            [str(scrapyd_python()), "-m", "scrapyd"], cwd=directory, stdout=log, stderr=subprocess.STDOUT
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: httpx.get(f"{url}/daemonstatus.json").status_code == 200, 60, "Scrapyd to answer")
-        yield url
-    finally:
-        process.terminate()
-        process.wait(30)
+
+    def command(port: int) -> list[str]:
+        # Only the port differs from the defaults: another process here may hold 6800.
+        (directory / "scrapyd.conf").write_text(f"[scrapyd]\nhttp_port = {port}\n")
+        return [str(scrapyd_python()), "-m", "scrapyd"]
+
+    return serving(command, "/daemonstatus.json", directory, {})
 
 
-@contextmanager
-def crawlfleet_api(env: dict[str, str], log_path: Path) -> Iterator[str]:
+def crawlfleet_api(directory: Path, env: dict[str, str]) -> AbstractContextManager[str]:
     """The `crawlfleet-api` command, as a container runs it."""
-    port = free_port()
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "crawlfleet-api"), "--port", str(port)],
-            env={**os.environ, **env},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: httpx.get(f"{url}/healthz").status_code == 200, 60, "crawlfleet-api to answer")
-        yield url
-    finally:
-        process.terminate()
-        process.wait(30)
+    executable = str(Path(sys.executable).parent / "crawlfleet-api")
+    return serving(lambda port: [executable, "--port", str(port)], "/healthz", directory, env)
 
 
 def batch_seconds(url: str, egg: Path, site: Website) -> float:
@@ -127,13 +122,7 @@ def main() -> None:
         scratch = Path(scratch_name)
         redis = RedisServer(scratch / "redis")
         site = Website()
-        env = {
-            "CRAWLFLEET_BROKER_URL": redis.url(0),
-            "CRAWLFLEET_RESULT_BACKEND": redis.url(1),
-            "CRAWLFLEET_JOB_STORE_URL": redis.url(2),
-            "CRAWLFLEET_ALLOWED_NETWORKS": "127.0.0.0/8",
-            "CRAWLFLEET_EGG_CACHE_DIR": str(scratch / "eggs"),
-        }
+        env = {**redis.platform_env(), "CRAWLFLEET_EGG_CACHE_DIR": str(scratch / "eggs")}
         os.environ.update(env)
         service = JobService.from_settings(Settings())
         egg = build_egg(project_copy(scratch), scratch / "pricewatch.egg")
@@ -161,7 +150,7 @@ def main() -> None:
                 worker.stop()
             worker = CeleryWorker(service.app, env, scratch / "logs", concurrency=SLOTS)
             try:
-                with crawlfleet_api(env, scratch / "api.log") as url:
+                with crawlfleet_api(scratch, env) as url:
                     ours = batch_seconds(url, egg, site)
             finally:
                 worker.stop()

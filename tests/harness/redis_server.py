@@ -43,6 +43,15 @@ class RedisServer:
     def url(self, db: int) -> str:
         return f"redis://127.0.0.1:{self.port}/{db}"
 
+    def platform_env(self) -> dict[str, str]:
+        """The environment of a platform on this server, whose crawls may reach loopback sites."""
+        return {
+            "CRAWLFLEET_BROKER_URL": self.url(0),
+            "CRAWLFLEET_RESULT_BACKEND": self.url(1),
+            "CRAWLFLEET_JOB_STORE_URL": self.url(2),
+            "CRAWLFLEET_ALLOWED_NETWORKS": "127.0.0.0/8",
+        }
+
     def client(self, db: int) -> redis.Redis:
         return redis.Redis(port=self.port, db=db, decode_responses=True)
 

@@ -3,6 +3,8 @@ lines and in the length of each, and kept as long as the job's record."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import redis
 
 from crawlfleet_core.settings import Settings
@@ -21,11 +23,11 @@ def bounded_line(line: str) -> str:
     return f"{line[:_HEAD_CHARS]}\n[… {cut} characters left out …]\n{tail}"
 
 
+@dataclass
 class JobLogs:
-    def __init__(self, client: redis.Redis, ttl_seconds: int, max_lines: int) -> None:
-        self.client = client
-        self.ttl_seconds = ttl_seconds
-        self.max_lines = max_lines
+    client: redis.Redis
+    ttl_seconds: int
+    max_lines: int
 
     @classmethod
     def from_settings(cls, settings: Settings) -> JobLogs:
