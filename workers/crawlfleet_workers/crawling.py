@@ -12,6 +12,7 @@ from scrapy.utils.misc import load_object
 
 from crawlfleet_core.model.jobs import JobSpec
 from crawlfleet_core.settings import Settings
+from crawlfleet_workers.budget import PAGE_BUDGET_SETTING
 from crawlfleet_workers.guards import ALLOWED_NETWORKS_SETTING
 from crawlfleet_workers.reporting import JOB_ID_SETTING, PLATFORM_SETTING, REPORT_FD_SETTING
 from crawlfleet_workers.spider import JobSpider
@@ -29,6 +30,11 @@ def scrapy_settings(spec: JobSpec, settings: Settings) -> dict[str, Any]:
         "DEPTH_PRIORITY": 1,
         "SCHEDULER_DISK_QUEUE": "scrapy.squeues.PickleFifoDiskQueue",
         "SCHEDULER_MEMORY_QUEUE": "scrapy.squeues.FifoMemoryQueue",
+        # maxPages exactly: the scheduler hands out requests within the page budget,
+        # and the downloader tells it how each fetch ended.
+        "SCHEDULER": "crawlfleet_workers.budget.BudgetScheduler",
+        "DOWNLOADER": "crawlfleet_workers.budget.SignallingDownloader",
+        PAGE_BUDGET_SETTING: spec.max_pages,
         "CLOSESPIDER_TIMEOUT": spec.time_limit_seconds,
         "RETRY_TIMES": spec.retries,
         "DOWNLOAD_TIMEOUT": 30,
