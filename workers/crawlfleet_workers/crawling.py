@@ -41,7 +41,11 @@ def scrapy_settings(spec: JobSpec, settings: Settings) -> dict[str, Any]:
         "DOWNLOAD_MAXSIZE": 16 * 1024 * 1024,
         "DOWNLOAD_HANDLERS": {"file": None, "data": None, "s3": None, "ftp": None},
         "TWISTED_DNS_RESOLVER": "crawlfleet_workers.guards.PublicAddressResolver",
-        "DOWNLOADER_MIDDLEWARES": {"crawlfleet_workers.guards.AddressGuardMiddleware": 50},
+        "DOWNLOADER_MIDDLEWARES": {
+            "crawlfleet_workers.guards.AddressGuardMiddleware": 50,
+            # Last before the download starts, after DownloadTimeoutMiddleware set its timeout.
+            "crawlfleet_workers.deadline.DownloadDeadline": 950,
+        },
         ALLOWED_NETWORKS_SETTING: settings.allowed_networks,
         "EXTENSIONS": {"crawlfleet_workers.reporting.ProgressReport": 0},
         "ITEM_PIPELINES": {"crawlfleet_workers.reporting.ItemStream": 1000},

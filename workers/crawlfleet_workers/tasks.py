@@ -19,6 +19,8 @@ from crawlfleet_workers.bookkeeping import job_store
 from crawlfleet_workers.supervisor import run_crawl
 
 RETRY_BACKOFF_SECONDS = 2
+# Scrapy's finish reason for a crawl closed by its CLOSESPIDER_TIMEOUT.
+TIME_LIMIT_REASON = "closespider_timeout"
 
 
 @app.task(name=CRAWL_TASK, bind=True)
@@ -52,12 +54,19 @@ def crawl(self: Task[Any, Any], spec_json: dict[str, Any]) -> dict[str, Any]:
         )
     stats = outcome.stats
     if stats["pages"] == 0:
-        raise CrawlFailedError(
-            stats["first_error"]
-            or f"no page was fetched: {stats['first_skip'] or 'nothing to crawl'}"
-            " (robots.txt and allowedDomains can exclude start URLs)"
-        )
+        raise CrawlFailedError(no_page_reason(stats, spec))
     return stats
+
+
+def no_page_reason(stats: dict[str, Any], spec: JobSpec) -> str:
+    """Why a crawl that ran fetched no page, in words that say what to change."""
+    if stats["finish_reason"] == TIME_LIMIT_REASON:
+        return f"time limit of {spec.time_limit_seconds} s reached before any page was fetched"
+    return str(
+        stats["first_error"]
+        or f"no page was fetched: {stats['first_skip'] or 'nothing to crawl'}"
+        " (robots.txt and allowedDomains can exclude start URLs)"
+    )
 
 
 @app.task(name=SLEEP_TASK, bind=True)
