@@ -35,7 +35,7 @@ def scrapy_settings(spec: JobSpec, settings: Settings) -> dict[str, Any]:
         "SCHEDULER": "crawlfleet_workers.budget.BudgetScheduler",
         "DOWNLOADER": "crawlfleet_workers.budget.SignallingDownloader",
         PAGE_BUDGET_SETTING: spec.max_pages,
-        "CLOSESPIDER_TIMEOUT": spec.time_limit_seconds,
+        "CLOSESPIDER_TIMEOUT": spec.time_limit(settings.soft_time_limit_seconds),
         "RETRY_TIMES": spec.retries,
         "DOWNLOAD_TIMEOUT": 30,
         "DOWNLOAD_MAXSIZE": 16 * 1024 * 1024,

@@ -42,7 +42,8 @@ def crawl(self: Task[Any, Any], spec_json: dict[str, Any]) -> dict[str, Any]:
         store.set_progress(job_id, progress)
         self.update_state(state=JobState.PROGRESS, meta=progress.model_dump())
 
-    outcome = run_crawl(job_id, spec, get_settings(), report)
+    settings = get_settings()
+    outcome = run_crawl(job_id, spec, settings, report)
     if outcome.stats is None:
         if outcome.timed_out:
             raise CrawlTimedOutError(f"the crawl outlived its time limit and was stopped ({outcome.exit_description})")
@@ -54,14 +55,14 @@ def crawl(self: Task[Any, Any], spec_json: dict[str, Any]) -> dict[str, Any]:
         )
     stats = outcome.stats
     if stats["pages"] == 0:
-        raise CrawlFailedError(no_page_reason(stats, spec))
+        raise CrawlFailedError(no_page_reason(stats, spec.time_limit(settings.soft_time_limit_seconds)))
     return stats
 
 
-def no_page_reason(stats: dict[str, Any], spec: JobSpec) -> str:
+def no_page_reason(stats: dict[str, Any], time_limit: int) -> str:
     """Why a crawl that ran fetched no page, in words that say what to change."""
     if stats["finish_reason"] == TIME_LIMIT_REASON:
-        return f"time limit of {spec.time_limit_seconds} s reached before any page was fetched"
+        return f"time limit of {time_limit} s reached before any page was fetched"
     return str(
         stats["first_error"]
         or f"no page was fetched: {stats['first_skip'] or 'nothing to crawl'}"
