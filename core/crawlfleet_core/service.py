@@ -47,7 +47,7 @@ class InvalidSpecError(ValueError):
         self.message = message
 
 
-def time_limit(spec: JobSpec, settings: Settings) -> int:
+def allowed_time_limit(spec: JobSpec, settings: Settings) -> int:
     """How long the platform lets the job's crawl run; more than the platform's
     limit is refused, as the crawl would be stopped before its own limit."""
     limit = settings.soft_time_limit_seconds
@@ -85,7 +85,7 @@ class JobService:
         caller that derives the id from something stable (a ScrapeJob's uid, an
         Idempotency-Key) can safely call this more than once. A spec the platform
         cannot run as asked raises InvalidSpecError, and leaves nothing behind."""
-        limit = time_limit(spec, self.settings)
+        limit = allowed_time_limit(spec, self.settings)
         # The record and the worker see the limit the crawl runs with, whoever's settings they read.
         spec = spec.model_copy(update={"time_limit_seconds": limit})
         job_id = job_id or str(uuid.uuid4())

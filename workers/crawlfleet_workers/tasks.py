@@ -62,7 +62,10 @@ def crawl(self: Task[Any, Any], spec_json: dict[str, Any]) -> dict[str, Any]:
 def no_page_reason(stats: dict[str, Any], time_limit: int) -> str:
     """Why a crawl that ran fetched no page, in words that say what to change."""
     if stats["finish_reason"] == TIME_LIMIT_REASON:
-        return f"time limit of {time_limit} s reached before any page was fetched"
+        return (
+            f"time limit of {time_limit} s reached before any page was fetched: no page answered in time"
+            " (raise timeLimitSeconds for a slow site)"
+        )
     return str(
         stats["first_error"]
         or f"no page was fetched: {stats['first_skip'] or 'nothing to crawl'}"
