@@ -16,6 +16,7 @@ frontier shared by several crawl processes can keep them in Redis instead."""
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Self
@@ -93,7 +94,8 @@ class BudgetScheduler(Scheduler):
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         scheduler = super().from_crawler(crawler)
-        scheduler.budget = PageBudget(crawler.settings.getint(PAGE_BUDGET_SETTING))
+        # Unset or 0 is no budget, as Scrapy reads its own CLOSESPIDER_PAGECOUNT.
+        scheduler.budget = PageBudget(crawler.settings.getint(PAGE_BUDGET_SETTING) or sys.maxsize)
         # The duplicate filter's own fingerprints: what it deems one page is one here.
         scheduler.fingerprinter = crawler.request_fingerprinter
         # A response is a page when it reaches the spider, which Scrapy decides here.
