@@ -12,8 +12,6 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from kombu.exceptions import OperationalError
 
-from crawlfleet_core.service import JobRefusedError
-
 logger = logging.getLogger(__name__)
 
 # Redis errors that mean "not reachable now" (a ResponseError is a bug of ours
@@ -37,14 +35,6 @@ async def unavailable(request: Request, error: Exception) -> JSONResponse:
     )
 
 
-async def refused(request: Request, error: Exception) -> JSONResponse:
-    """A job naming a project, version or spider that is not there: a 422 like any bad field."""
-    assert isinstance(error, JobRefusedError)
-    problem = {"type": "value_error", "loc": ["body", error.field], "msg": error.message}
-    return JSONResponse({"detail": [problem]}, status_code=422)
-
-
 def install_error_handlers(app: FastAPI) -> None:
     for error_type in UNAVAILABLE_ERRORS:
         app.add_exception_handler(error_type, unavailable)
-    app.add_exception_handler(JobRefusedError, refused)

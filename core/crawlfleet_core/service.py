@@ -38,41 +38,62 @@ def needs_publishing(record: JobRecord | None, moment: datetime) -> bool:
     return (moment - record.submitted_at).total_seconds() >= REPUBLISH_AFTER_SECONDS
 
 
-class CancelConflictError(Exception):
-    """The job has already finished, so there is nothing to cancel."""
+class InvalidSpecError(ValueError):
+    """A spec the platform cannot run as asked. `field` names the spec's field as a
+    client wrote it (camelCase), `value` what it asked for."""
 
-
-class JobRefusedError(ValueError):
-    """A spec valid in itself names a project, version or spider that is not there to run."""
-
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, value: object, message: str) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
+        self.value = value
         self.message = message
+
+
+def allowed_time_limit(spec: JobSpec, settings: Settings) -> int:
+    """How long the platform lets the job's crawl run; more than the platform's
+    limit is refused, as the crawl would be stopped before its own limit."""
+    limit = settings.soft_time_limit_seconds
+    asked = spec.time_limit_seconds
+    if asked is not None and asked > limit:
+        raise InvalidSpecError(
+            "timeLimitSeconds",
+            asked,
+            f"{asked} s is longer than this platform lets a crawl run: at most {limit} s "
+            "(CRAWLFLEET_SOFT_TIME_LIMIT_SECONDS); ask for less, or omit it to run as long as allowed",
+        )
+    return spec.time_limit(limit)
+
+
+class CancelConflictError(Exception):
+    """The job has already finished, so there is nothing to cancel."""
 
 
 def runnable_spec(spec: JobSpec, project: Project | None) -> JobSpec:
     """`spec` as it will run: a deployed project's version pinned to the latest when
     it names none, so that a later deployment does not change a queued job.
 
-    Raises JobRefusedError naming the field when the project, the version or the
+    Raises InvalidSpecError naming the field when the project, the version or the
     spider is not there, or the project is installed only in other queues' workers."""
     if spec.project is None:
         return spec
     if project is None:
-        raise JobRefusedError(
+        raise InvalidSpecError(
             "project",
+            spec.project,
             f"no project {spec.project!r}: deploy it with scrapyd-deploy (addversion.json), "
             "or list the projects at GET /v1/projects",
         )
     if project.source is ProjectSource.IMAGE:
         if spec.version is not None:
-            raise JobRefusedError("version", f"project {spec.project!r} is installed, not deployed: it has no versions")
+            raise InvalidSpecError(
+                "version", spec.version, f"project {spec.project!r} is installed, not deployed: it has no versions"
+            )
         queues = [pool.queue for pool in project.installed]
         pool = next((pool for pool in project.installed if pool.queue == spec.queue), None)
         if pool is None:
-            raise JobRefusedError(
+            raise InvalidSpecError(
                 "queue",
+                spec.queue,
                 f"project {spec.project!r} is installed in the workers of queue {', '.join(map(repr, queues))} only: "
                 "submit the job to one of them",
             )
@@ -80,14 +101,17 @@ def runnable_spec(spec: JobSpec, project: Project | None) -> JobSpec:
     else:
         versions = [version.version for version in project.versions]
         if spec.version is not None and spec.version not in versions:
-            raise JobRefusedError(
-                "version", f"project {spec.project!r} has no version {spec.version!r}; it has {', '.join(versions)}"
+            raise InvalidSpecError(
+                "version",
+                spec.version,
+                f"project {spec.project!r} has no version {spec.version!r}; it has {', '.join(versions)}",
             )
         spec = spec.model_copy(update={"version": spec.version or versions[-1]})
         spiders = project.spiders(spec.version)
     if spec.spider not in spiders:
-        raise JobRefusedError(
+        raise InvalidSpecError(
             "spider",
+            spec.spider,
             f"project {spec.project!r}"
             + (f" version {spec.version!r}" if spec.version else "")
             + f" has no spider {spec.spider!r}; its spiders: {', '.join(spiders) or 'none'}",
@@ -114,18 +138,21 @@ class JobService:
 
         Submitting an id that already has a record publishes nothing again, so a
         caller that derives the id from something stable (a ScrapeJob's uid, an
-        Idempotency-Key) can safely call this more than once.
-
-        A project's job is checked against the tenant's catalog first (JobRefusedError)
-        unless its id was submitted already: a repeat never fails because the project
-        changed since."""
+        Idempotency-Key) can safely call this more than once. A spec the platform
+        cannot run as asked raises InvalidSpecError, and leaves nothing behind: so
+        does a project's job naming a project, version or spider the tenant's
+        catalog lacks, unless its id was submitted already (a repeat never fails
+        because the project changed since)."""
+        limit = allowed_time_limit(spec, self.settings)
+        # The record and the worker see the limit the crawl runs with, whoever's settings they read.
+        spec = spec.model_copy(update={"time_limit_seconds": limit})
         job_id = job_id or str(uuid.uuid4())
         if spec.project is not None:
             existing = self.store.get(job_id)
             spec = existing.spec if existing else runnable_spec(spec, self.projects.project(tenant, spec.project))
         if not self.store.create(job_id, spec, source, tenant) and not needs_publishing(self.store.get(job_id), now()):
             return job_id
-        soft_limit = min(spec.time_limit_seconds + SHUTDOWN_GRACE_SECONDS, self.settings.soft_time_limit_seconds)
+        soft_limit = min(limit + SHUTDOWN_GRACE_SECONDS, self.settings.soft_time_limit_seconds)
         try:
             self.app.send_task(
                 CRAWL_TASK,

@@ -13,11 +13,12 @@ from crawlfleet_core.model.projects import InstalledProject, Project, ProjectSou
 from crawlfleet_core.model.status import JobRecord
 from crawlfleet_core.service import (
     REPUBLISH_AFTER_SECONDS,
-    JobRefusedError,
+    InvalidSpecError,
     JobService,
     needs_publishing,
     runnable_spec,
 )
+from crawlfleet_core.settings import Settings
 from crawlfleet_core.store.keys import job_record, queue_lists
 from tests.harness.redis_server import RedisServer
 
@@ -88,7 +89,7 @@ def test_a_project_job_naming_what_is_not_deployed_is_refused_naming_the_field(
 ) -> None:
     project = Project(name="books", source=ProjectSource.EGG, versions=[deployed("1", "a"), deployed("2", "a", "b")])
     spec = project_spec(**fields)
-    with pytest.raises(JobRefusedError) as refused:
+    with pytest.raises(InvalidSpecError) as refused:
         runnable_spec(spec, project if spec.project == "books" else None)
     assert refused.value.field == field and words in refused.value.message
 
@@ -97,10 +98,10 @@ def test_an_installed_project_runs_only_on_the_queues_that_have_it() -> None:
     pool = InstalledProject(queue="books", settings_module="books.settings", spiders=["a"], announced_at=T0)
     project = Project(name="books", source=ProjectSource.IMAGE, installed=[pool])
     assert runnable_spec(project_spec(queue="books"), project).version is None
-    with pytest.raises(JobRefusedError) as refused:
+    with pytest.raises(InvalidSpecError) as refused:
         runnable_spec(project_spec(), project)
     assert refused.value.field == "queue" and "queue 'books' only" in refused.value.message
-    with pytest.raises(JobRefusedError, match="version"):
+    with pytest.raises(InvalidSpecError, match="version"):
         runnable_spec(project_spec(queue="books", version="1"), project)
 
 
@@ -112,3 +113,31 @@ def deployed(name: str, *spiders: str) -> ProjectVersion:
 
 def project_spec(**fields: str) -> JobSpec:
     return JobSpec.model_validate({"project": "books", "spider": "a", **fields})
+
+
+def test_a_time_limit_beyond_the_platforms_is_refused_naming_the_field_the_limit_and_the_setting(
+    job_service: JobService, settings: Settings, redis_server: RedisServer
+) -> None:
+    queue = f"q-{uuid.uuid4().hex[:10]}"
+    limit = settings.soft_time_limit_seconds
+    job_id = str(uuid.uuid4())
+    with pytest.raises(InvalidSpecError) as refused:
+        job_service.submit(SPEC.model_copy(update={"queue": queue, "time_limit_seconds": limit + 1}), job_id=job_id)
+    assert refused.value.field == "timeLimitSeconds"
+    assert f"at most {limit} s" in refused.value.message
+    assert "CRAWLFLEET_SOFT_TIME_LIMIT_SECONDS" in refused.value.message
+    assert job_service.record(job_id) is None
+    assert sum(redis_server.client(0).llen(name) for name in queue_lists(queue)) == 0
+
+
+def test_a_job_runs_as_long_as_the_platform_allows_unless_its_spec_asks_for_less(
+    job_service: JobService, settings: Settings
+) -> None:
+    limit = settings.soft_time_limit_seconds
+    for asked, runs in ((None, limit), (limit, limit), (limit - 1, limit - 1)):
+        job_id = job_service.submit(
+            SPEC.model_copy(update={"queue": f"q-{uuid.uuid4().hex[:10]}", "time_limit_seconds": asked})
+        )
+        record = job_service.record(job_id)
+        assert record is not None
+        assert record.spec.time_limit_seconds == runs, asked

@@ -32,6 +32,7 @@ from scrapy.utils.misc import load_object
 from crawlfleet_core.model.jobs import JobSpec
 from crawlfleet_core.settings import Settings
 from crawlfleet_core.store.logs import JobLogs
+from crawlfleet_workers.budget import PAGE_BUDGET_SETTING
 from crawlfleet_workers.catalog import project_settings
 from crawlfleet_workers.eggs import ProjectCode
 from crawlfleet_workers.guards import ALLOWED_NETWORKS_SETTING
@@ -60,6 +61,11 @@ def spider_settings(spec: JobSpec) -> dict[str, Any]:
         "DEPTH_PRIORITY": 1,
         "SCHEDULER_DISK_QUEUE": "scrapy.squeues.PickleFifoDiskQueue",
         "SCHEDULER_MEMORY_QUEUE": "scrapy.squeues.FifoMemoryQueue",
+        # maxPages exactly: the scheduler hands out requests within the page budget,
+        # and the downloader tells it how each fetch ended.
+        "SCHEDULER": "crawlfleet_workers.budget.BudgetScheduler",
+        "DOWNLOADER": "crawlfleet_workers.budget.SignallingDownloader",
+        PAGE_BUDGET_SETTING: spec.max_pages,
         "RETRY_TIMES": spec.retries,
         "DOWNLOAD_TIMEOUT": 30,
     }
@@ -87,13 +93,17 @@ def knob_settings(spec: JobSpec) -> dict[str, Any]:
 def platform_settings(spec: JobSpec, settings: Settings) -> dict[str, Any]:
     """What the platform sets for every crawl, above anything else."""
     return {
-        "CLOSESPIDER_TIMEOUT": spec.time_limit_seconds,
+        "CLOSESPIDER_TIMEOUT": spec.time_limit(settings.soft_time_limit_seconds),
         "DOWNLOAD_MAXSIZE": 16 * 1024 * 1024,
         "DOWNLOAD_HANDLERS": {"file": None, "data": None, "s3": None, "ftp": None},
         # Feeds may not reach the network past the guard either.
         "FEED_STORAGES": {"s3": None, "gs": None, "ftp": None},
         "TWISTED_DNS_RESOLVER": "crawlfleet_workers.guards.PublicAddressResolver",
-        "DOWNLOADER_MIDDLEWARES": {"crawlfleet_workers.guards.AddressGuardMiddleware": 50},
+        "DOWNLOADER_MIDDLEWARES": {
+            "crawlfleet_workers.guards.AddressGuardMiddleware": 50,
+            # Last before the download starts, after DownloadTimeoutMiddleware set its timeout.
+            "crawlfleet_workers.deadline.DownloadDeadline": 950,
+        },
         ALLOWED_NETWORKS_SETTING: settings.allowed_networks,
         "EXTENSIONS": {"crawlfleet_workers.reporting.ProgressReport": 0},
         "ITEM_PIPELINES": {"crawlfleet_workers.reporting.ItemStream": ITEM_STREAM_ORDER},

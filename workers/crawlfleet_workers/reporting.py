@@ -15,6 +15,7 @@ from twisted.python.failure import Failure
 
 from crawlfleet_core.model.status import Progress
 from crawlfleet_core.store.jobs import JobStore
+from crawlfleet_workers.budget import BudgetScheduler
 from crawlfleet_workers.guards import BLOCKED_HOSTS, FIRST_BLOCKED_STAT
 from crawlfleet_workers.spider import JobSpider
 from crawlfleet_workers.supervisor import send_report
@@ -100,12 +101,13 @@ class ProgressReport:
         return pages, stats.get_value("log_count/ERROR", 0), stats.get_value("robotstxt/forbidden", 0)
 
     def percent(self, spider: Spider) -> float:
-        """The built-in spider's estimate; for a project's spider, the share of the
-        requests known so far (done and still scheduled) that are done."""
-        if isinstance(spider, JobSpider):
-            return spider.percent()
-        pages, errors, skipped = self.counts(spider)
+        """The page budget's estimate when the crawl has one (the built-in spider's);
+        otherwise the share of the requests known so far (done and still scheduled)
+        that are done."""
         scheduler = self.crawler.engine.scheduler if self.crawler.engine is not None else None
+        if isinstance(scheduler, BudgetScheduler):
+            return scheduler.percent()
+        pages, errors, skipped = self.counts(spider)
         waiting = len(scheduler) if scheduler is not None and hasattr(scheduler, "__len__") else 0
         done = pages + errors + skipped
         return round(min(99.0, 100.0 * done / (done + waiting)), 1) if done else 0.0

@@ -21,6 +21,8 @@ from crawlfleet_workers.eggs import EggMissingError, ProjectCode
 from crawlfleet_workers.supervisor import run_crawl
 
 RETRY_BACKOFF_SECONDS = 2
+# Scrapy's finish reason for a crawl closed by its CLOSESPIDER_TIMEOUT.
+TIME_LIMIT_REASON = "closespider_timeout"
 
 
 @app.task(name=CRAWL_TASK, bind=True)
@@ -47,7 +49,8 @@ def crawl(self: Task[Any, Any], spec_json: dict[str, Any]) -> dict[str, Any]:
     except EggMissingError as error:
         job_logs().append(job_id, [f"the job cannot run: {error}"])
         raise SpiderFailedError(str(error)) from None
-    outcome = run_crawl(job_id, spec, worker_settings(), report, project)
+    settings = worker_settings()
+    outcome = run_crawl(job_id, spec, settings, report, project)
     if outcome.failure is not None:
         raise SpiderFailedError(bounded_line(outcome.failure))
     if outcome.stats is None:
@@ -64,11 +67,7 @@ def crawl(self: Task[Any, Any], spec_json: dict[str, Any]) -> dict[str, Any]:
     if stats["spider_error"]:
         raise SpiderFailedError(bounded_line(stats["spider_error"]))
     if stats["pages"] == 0:
-        raise CrawlFailedError(
-            stats["first_error"]
-            or f"no page was fetched: {stats['first_skip'] or 'nothing to crawl'}"
-            " (robots.txt and allowedDomains can exclude start URLs)"
-        )
+        raise CrawlFailedError(no_page_reason(stats, spec.time_limit(settings.soft_time_limit_seconds)))
     return stats
 
 
@@ -88,6 +87,20 @@ def project_code(spec: JobSpec, tenant: str) -> ProjectCode | None:
             + (f" (they have {settings.installed_project()!r})" if settings.installed_project() else "")
         )
     return ProjectCode(settings.project_settings_module)
+
+
+def no_page_reason(stats: dict[str, Any], time_limit: int) -> str:
+    """Why a crawl that ran fetched no page, in words that say what to change."""
+    if stats["finish_reason"] == TIME_LIMIT_REASON:
+        return (
+            f"time limit of {time_limit} s reached before any page was fetched: no page answered in time"
+            " (raise timeLimitSeconds for a slow site)"
+        )
+    return str(
+        stats["first_error"]
+        or f"no page was fetched: {stats['first_skip'] or 'nothing to crawl'}"
+        " (robots.txt and allowedDomains can exclude start URLs)"
+    )
 
 
 @app.task(name=SLEEP_TASK, bind=True)

@@ -44,7 +44,7 @@ from crawlfleet_core.model.jobs import JobSpec
 from crawlfleet_core.model.projects import PROJECT_PATTERN, VERSION_PATTERN, ProjectSource
 from crawlfleet_core.model.states import JobState
 from crawlfleet_core.model.status import JobQuery, JobStatus
-from crawlfleet_core.service import LIST_SCAN_LIMIT, CancelConflictError, JobRefusedError, JobService
+from crawlfleet_core.service import LIST_SCAN_LIMIT, CancelConflictError, InvalidSpecError, JobService
 from crawlfleet_core.store.jobs import JobStore
 
 router = APIRouter(tags=["scrapyd"])
@@ -276,7 +276,7 @@ def schedule(params: Params, service: JobServiceDep, settings: SettingsDep, call
             raise ScrapydError(409, f"jobid {job_id!r} is taken: choose another, or leave it out")
     try:
         job_id = service.submit(spec, job_id=job_id, source="scrapyd", tenant=caller.tenant)
-    except JobRefusedError as error:
+    except InvalidSpecError as error:
         field = {"version": "_version"}.get(error.field, error.field)
         missing = error.field in ("project", "spider", "version")
         raise ScrapydError(404 if missing else 400, f"{field}: {error.message}") from None
