@@ -6,7 +6,7 @@ settings (`crawlfleet_workers.crawling.scrapy_settings`)."""
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, cast
 
 from itemadapter import ItemAdapter
 from scrapy import Spider, signals
@@ -105,8 +105,9 @@ class ProgressReport:
         otherwise the share of the requests known so far (done and still scheduled)
         that are done."""
         scheduler = self.crawler.engine.scheduler if self.crawler.engine is not None else None
-        if isinstance(scheduler, BudgetScheduler):
-            return scheduler.percent()
+        # Not isinstance: Scrapy's scheduler metaclass makes any scheduler an instance of every other.
+        if BudgetScheduler in type(scheduler).__mro__:
+            return cast(BudgetScheduler, scheduler).percent()
         pages, errors, skipped = self.counts(spider)
         waiting = len(scheduler) if scheduler is not None and hasattr(scheduler, "__len__") else 0
         done = pages + errors + skipped
