@@ -2,11 +2,13 @@
 
 Listing an egg's spiders means importing the project, which runs its code. As
 Scrapyd runs `scrapy list`, the API runs `python -m crawlfleet_workers.catalog` in a
-process of its own: in Python's isolated mode, in a scratch directory, with none of
-the API's environment (its tokens and Redis passwords stay out of reach of the
-project's code), in a session of its own that is killed whole when it outlives
-CRAWLFLEET_EGG_INSPECT_TIMEOUT_SECONDS. An egg that does not import, or has no
-spider, is refused with the error Scrapy gave."""
+process of its own: in Python's isolated mode, in a scratch directory, without the
+API's environment (its tokens and Redis URLs are not handed to the project's code),
+in a session of its own that is killed whole when it outlives
+CRAWLFLEET_EGG_INSPECT_TIMEOUT_SECONDS. It still runs as the API's user, in the
+API's pod: the deploy role is for trusted teams, and the pod's egress policy holds
+it. An egg that does not import, or has no spider, is refused with the error Scrapy
+gave."""
 
 from __future__ import annotations
 

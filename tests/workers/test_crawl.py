@@ -219,6 +219,7 @@ def test_user_agent_headers_and_cookies_go_with_every_request(
     for _, headers in pages:
         assert headers["User-Agent"] == "team-bot/1.0 (+https://example.com/bot)"
         assert headers["Accept-Language"] == "de"
+        assert headers["Accept"].startswith("text/html"), "Scrapy's other default headers are kept"
         assert headers["Cookie"] == "consent=yes"
 
 

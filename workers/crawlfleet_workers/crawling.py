@@ -131,7 +131,9 @@ def scrapy_settings(spec: JobSpec, settings: Settings, project: ScrapySettings |
     merged.set("LOG_LEVEL", DEFAULT_LOG_LEVEL, priority="default")
     if project is None:
         merged.setdict(spider_settings(spec), priority="project")
-    merged.setdict(knob_settings(spec), priority=JOB_PRIORITY)
+    for name, value in knob_settings(spec).items():
+        # A knob's dict (the headers) adds to the one below it, as the job means it.
+        merged.set(name, {**merged.getdict(name), **value} if isinstance(value, dict) else value, JOB_PRIORITY)
     merged.setdict(dict(spec.settings), priority=JOB_PRIORITY)
     apply_platform(merged, platform_settings(spec, settings))
     return merged
