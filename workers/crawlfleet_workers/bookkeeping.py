@@ -32,7 +32,7 @@ def job_logs() -> JobLogs:
 @cache
 def egg_cache() -> EggCache:
     settings = worker_settings()
-    return EggCache(settings.egg_cache_dir, ProjectStore.from_settings(settings))
+    return EggCache(settings.egg_cache_dir, ProjectStore.from_settings(settings), settings.egg_cache_max_bytes)
 
 
 @signals.task_received.connect

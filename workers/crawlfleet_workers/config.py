@@ -21,6 +21,11 @@ class WorkerSettings(Settings):
         Path(tempfile.gettempdir()) / "crawlfleet-eggs",
         description="Where the worker keeps the eggs of deployed projects, by content hash.",
     )
+    egg_cache_max_bytes: int = Field(
+        128 * 1024 * 1024,
+        ge=1,
+        description="Most bytes of eggs the worker keeps; the least recently used go first (never the one in use).",
+    )
     project_settings_module: str = Field(
         "",
         pattern=f"^$|{MODULE_PATTERN}",

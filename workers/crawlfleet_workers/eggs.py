@@ -11,6 +11,7 @@ import configparser
 import hashlib
 import os
 import sys
+import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,12 +66,23 @@ def activate(code: ProjectCode) -> None:
     os.environ["SCRAPY_SETTINGS_MODULE"] = code.settings_module
 
 
-class EggCache:
-    """Eggs on the worker's disk by SHA-256; written once, read by every later crawl."""
+def used(egg: Path) -> None:
+    """Mark `egg` as just used, to the nanosecond: the file system's own clock ticks too
+    coarsely to order eggs used within a few milliseconds of each other."""
+    moment = time.time_ns()
+    os.utime(egg, ns=(moment, moment))
 
-    def __init__(self, directory: Path, projects: ProjectStore) -> None:
+
+class EggCache:
+    """Eggs on the worker's disk by SHA-256; written once, read by every later crawl.
+
+    The cache holds at most `max_bytes` (the pod's /tmp is small): each use marks an
+    egg as recently used, and adding one evicts the least recently used others."""
+
+    def __init__(self, directory: Path, projects: ProjectStore, max_bytes: int) -> None:
         self.directory = directory
         self.projects = projects
+        self.max_bytes = max_bytes
 
     def code(self, tenant: str, project: str, version: str) -> ProjectCode:
         """The project code of a deployed version, fetched into the cache if it is not there yet."""
@@ -89,4 +101,17 @@ class EggCache:
             partial = path.with_suffix(f".{os.getpid()}.partial")
             partial.write_bytes(egg)
             partial.replace(path)
+        used(path)
+        self.evict(keep=path)
         return ProjectCode(deployed.settings_module, path)
+
+    def evict(self, keep: Path) -> None:
+        """Delete the least recently used eggs but `keep` until the cache fits its bound."""
+        eggs = sorted(self.directory.glob("*.egg"), key=lambda egg: egg.stat().st_mtime)
+        total = sum(egg.stat().st_size for egg in eggs)
+        for egg in eggs:
+            if total <= self.max_bytes:
+                return
+            if egg != keep:
+                total -= egg.stat().st_size
+                egg.unlink(missing_ok=True)
