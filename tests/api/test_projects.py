@@ -5,6 +5,7 @@ variant of it, and its spiders are listed by the platform's real spider lister."
 
 from __future__ import annotations
 
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,8 @@ def test_a_deployed_version_is_in_the_catalog_with_its_spiders(client: httpx.Cli
     assert deployed["version"] == "1.0" and deployed["spiders"] == ["catalog", "page"]
     assert deployed["settingsModule"] == "pricewatch.settings"
     assert deployed["size"] == pricewatch_egg.stat().st_size
+    # The API (served in this process) listed the spiders without importing the project itself.
+    assert PROJECT not in sys.modules
     assert upload(client, pricewatch_egg, "2.0").status_code == 201
 
     listing = client.get("/v1/projects", headers=bearer(SUBMITTER)).json()["projects"]
