@@ -113,7 +113,8 @@ class TestDefaults:
 
     def test_every_pod_runs_locked_down(self, default_manifests: list[Manifest]) -> None:
         specs = pod_specs(default_manifests)
-        assert len(specs) == 6, sorted(specs)  # api, flower, operator, one pool, redis, the test hook
+        # api, flower, operator, one pool, redis, the test hook, the uninstall hook
+        assert len(specs) == 7, sorted(specs)
         for key, spec in specs.items():
             pod_context = spec["securityContext"]
             assert pod_context["runAsNonRoot"] is True, key
@@ -135,8 +136,12 @@ class TestDefaults:
                 assert {"cpu", "memory"} <= set(requests), f"{where}: no resource requests"
 
     def test_only_the_operator_mounts_a_service_account_token(self, default_manifests: list[Manifest]) -> None:
-        mounts = {key: spec["automountServiceAccountToken"] for key, spec in pod_specs(default_manifests).items()}
+        specs = pod_specs(default_manifests)
+        mounts = {key: spec["automountServiceAccountToken"] for key, spec in specs.items()}
         assert mounts.pop(f"Deployment/{RELEASE}-operator") is True
+        # The uninstall hook is the operator's own cleanup, under its account.
+        assert mounts.pop(f"Job/{RELEASE}-uninstall") is True
+        assert specs[f"Job/{RELEASE}-uninstall"]["serviceAccountName"] == f"{RELEASE}-operator"
         assert not any(mounts.values()), mounts
         for account in by_kind(default_manifests, "ServiceAccount").values():
             assert account["automountServiceAccountToken"] is False
@@ -150,13 +155,17 @@ class TestDefaults:
         assert flower["livenessProbe"]["httpGet"] == {"path": "/healthcheck", "port": "http"}
         operator = every[f"Deployment/{RELEASE}-operator/operator"]
         assert operator["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
-        assert env_of(operator)["CRAWLFLEET_OPERATOR_LIVENESS_ENDPOINT"]["value"] == "http://0.0.0.0:8080/healthz"
+        assert operator["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "health"}
+        assert env_of(operator)["CRAWLFLEET_OPERATOR_HEALTH_PORT"]["value"] == "8080"
         redis = every[f"StatefulSet/{RELEASE}-redis/redis"]
         for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
             assert "redis-cli -h 127.0.0.1 ping" in " ".join(redis[probe]["exec"]["command"]), probe
         worker = every[f"Deployment/{RELEASE}-worker-default/worker"]
-        ping = " ".join(worker["livenessProbe"]["exec"]["command"])
-        assert 'inspect ping --timeout=10 --destination="celery@$HOSTNAME"' in ping
+        probe = worker["livenessProbe"]
+        assert probe["exec"]["command"][:2] == ["python", "-c"]
+        assert "import crawlfleet_workers" not in probe["exec"]["command"][2], "the probe must not load the Celery app"
+        # A restart for liveness kills the hung worker at once, not after the warm-shutdown grace.
+        assert probe["terminationGracePeriodSeconds"] == 30
 
     def test_workers_shut_down_warm(self, default_manifests: list[Manifest]) -> None:
         config = by_kind(default_manifests, "ConfigMap")[RELEASE]["data"]
@@ -189,7 +198,7 @@ class TestDefaults:
             "paused": False,
         }
         deployment = by_kind(default_manifests, "Deployment")[f"{RELEASE}-worker-default"]
-        assert deployment["spec"]["replicas"] == pool["spec"]["minReplicas"]
+        assert "replicas" not in deployment["spec"], "the operator owns the count; a rendered one would fight it"
 
     def test_bundled_redis_is_the_official_image_with_aof_on_a_volume(self, default_manifests: list[Manifest]) -> None:
         statefulset = by_kind(default_manifests, "StatefulSet")[f"{RELEASE}-redis"]
@@ -239,7 +248,13 @@ class TestDefaults:
     def test_operator_has_least_privilege(self, default_manifests: list[Manifest]) -> None:
         operator = by_kind(default_manifests, "Deployment")[f"{RELEASE}-operator"]
         assert operator["spec"]["replicas"] == 1
-        assert operator["spec"]["strategy"] == {"type": "Recreate"}
+        # A rollout starts the new replica first; peering keeps it standing by until the old one leaves.
+        assert operator["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 1, "maxUnavailable": 0}
+        env = env_of(operator["spec"]["template"]["spec"]["containers"][0])
+        assert env["CRAWLFLEET_OPERATOR_PEERING"]["value"] == f"{RELEASE}-operator"
+        assert env["POD_ID"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+        peerings = [m["metadata"]["name"] for m in default_manifests if m["kind"] == "KopfPeering"]
+        assert peerings == [f"{RELEASE}-operator"]
         container = operator["spec"]["template"]["spec"]["containers"][0]
         assert env_of(container)["CRAWLFLEET_OPERATOR_NAMESPACES"]["value"] == RELEASE
         role = by_kind(default_manifests, "Role")[f"{RELEASE}-operator"]
@@ -253,21 +268,16 @@ class TestDefaults:
             ("crawlfleet.io", "scrapejobs"): sorted(["get", "list", "watch", "create", "patch", "update", "delete"]),
             ("crawlfleet.io", "scrapejobs/status"): ["get", "patch", "update"],
             ("crawlfleet.io", "scrapejobs/finalizers"): ["update"],
-            ("crawlfleet.io", "workerpools"): ["get", "list", "patch", "watch"],
+            ("crawlfleet.io", "workerpools"): ["delete", "get", "list", "patch", "watch"],
             ("crawlfleet.io", "workerpools/status"): ["get", "patch", "update"],
-            ("apps", "deployments"): ["get", "list", "watch"],
-            ("apps", "deployments/scale"): ["get", "patch", "update"],
+            ("apps", "deployments/scale"): ["get", "patch"],
             ("", "pods"): ["list", "patch"],
             ("", "events"): ["create", "patch"],
+            ("kopf.dev", "kopfpeerings"): ["get", "list", "patch", "watch"],
         }
-        [cluster_role] = by_kind(default_manifests, "ClusterRole").values()
-        assert cluster_role["rules"] == [
-            {
-                "apiGroups": ["apiextensions.k8s.io"],
-                "resources": ["customresourcedefinitions"],
-                "verbs": ["list", "watch"],
-            }
-        ]
+        # Told its namespace, kopf lists no namespaces and watches no CRDs: nothing cluster-wide.
+        assert not by_kind(default_manifests, "ClusterRoleBinding")
+        assert {name.rsplit("-", 1)[-1] for name in by_kind(default_manifests, "ClusterRole")} == {"view", "edit"}
         [binding] = by_kind(default_manifests, "RoleBinding").values()
         assert binding["subjects"] == [{"kind": "ServiceAccount", "name": f"{RELEASE}-operator", "namespace": RELEASE}]
         assert operator["spec"]["template"]["spec"]["serviceAccountName"] == f"{RELEASE}-operator"
@@ -309,7 +319,8 @@ class TestDefaults:
 
     def test_disruption_budgets(self, default_manifests: list[Manifest]) -> None:
         budgets = by_kind(default_manifests, "PodDisruptionBudget")
-        assert set(budgets) == {f"{RELEASE}-api", f"{RELEASE}-worker-default"}
+        assert set(budgets) == {f"{RELEASE}-api", f"{RELEASE}-worker-default", f"{RELEASE}-redis"}
+        assert budgets[f"{RELEASE}-redis"]["spec"]["maxUnavailable"] == 0, "a drain waits for Redis to be moved"
         worker = budgets[f"{RELEASE}-worker-default"]["spec"]
         assert worker["selector"]["matchLabels"]["crawlfleet.io/pool"] == "default"
 
@@ -375,7 +386,7 @@ def test_ingresses(helm: Helm) -> None:
                 "ingress": {
                     "enabled": True,
                     "className": "nginx",
-                    "hosts": [{"host": "crawl.example.com", "paths": [{"path": "/", "pathType": "Prefix"}]}],
+                    "hosts": [{"host": "crawl.example.com", "paths": [{"path": "/v1", "pathType": "Prefix"}]}],
                     "tls": tls,
                 }
             },
@@ -423,7 +434,7 @@ def test_several_pools(helm: Helm) -> None:
         worker = spec["template"]["spec"]["containers"][0]
         assert f"--queues={pool['queue']}" in worker["args"]
         assert f"--concurrency={pool['concurrency']}" in worker["args"]
-        assert spec["replicas"] == pool["minReplicas"]
+        assert "replicas" not in spec
         assert spec["selector"]["matchLabels"]["crawlfleet.io/pool"] == pool["name"]
         assert spec["template"]["metadata"]["labels"]["crawlfleet.io/pool"] == pool["name"]
         assert worker_pools[name]["spec"]["queue"] == pool["queue"]
@@ -468,11 +479,18 @@ def test_cluster_wide_operator(helm: Helm) -> None:
     roles = by_kind(manifests, "ClusterRole")
     operator_role = roles[f"{RELEASE}-{RELEASE}-operator"]  # namespace-release: unique cluster-wide
     assert any("scrapejobs" in rule["resources"] for rule in operator_role["rules"])
-    discovery = next(role for name, role in roles.items() if name.endswith("-discovery"))
-    assert {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["list", "watch"]} in discovery["rules"]
+    assert any("clusterkopfpeerings" in rule["resources"] for rule in operator_role["rules"])
+    assert not any("namespaces" in rule["resources"] for role in roles.values() for rule in role["rules"])
     assert "ClusterRoleBinding" in {m["kind"] for m in manifests}
     operator = by_kind(manifests, "Deployment")[f"{RELEASE}-operator"]["spec"]["template"]["spec"]["containers"][0]
-    assert env_of(operator)["CRAWLFLEET_OPERATOR_NAMESPACES"]["value"] == "", "empty watches every namespace"
+    env = env_of(operator)
+    assert env["CRAWLFLEET_OPERATOR_NAMESPACES"]["value"] == "", "empty watches every namespace"
+    # It runs only what is labelled for it, and the chart labels its own pools so.
+    assert env["CRAWLFLEET_OPERATOR_RELEASE"]["value"] == RELEASE
+    [pool] = by_kind(manifests, "WorkerPool").values()
+    assert pool["metadata"]["labels"]["crawlfleet.io/release"] == RELEASE
+    [peering] = [m for m in manifests if m["kind"] == "ClusterKopfPeering"]
+    assert peering["metadata"]["name"] == env["CRAWLFLEET_OPERATOR_PEERING"]["value"]
 
 
 def test_given_credentials_and_image_digest(helm: Helm) -> None:
