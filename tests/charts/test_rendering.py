@@ -542,3 +542,189 @@ def test_rules_across_values_fail_with_the_reason(helm: Helm, values: dict[str, 
     result = helm.run_with_values("template", RELEASE, str(CHART), values=values, check=False)
     assert result.returncode != 0
     assert message in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("dns", "allowed", "refused"),
+    [
+        ({}, [], []),
+        (
+            # NodeLocal DNSCache answers on a link-local address, inside the excluded 169.254/16.
+            {"to": [{"ipBlock": {"cidr": "169.254.20.10/32"}}]},
+            [("169.254.20.10", 53)],
+            [("169.254.169.254", 53), ("169.254.169.254", 80)],
+        ),
+        (
+            # OpenShift's DNS pods listen on 5353 behind the Service's 53.
+            {
+                "to": [
+                    {
+                        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "openshift-dns"}},
+                        "podSelector": {"matchLabels": {"dns.operator.openshift.io/daemonset-dns": "default"}},
+                    }
+                ],
+                "ports": [{"port": 5353, "protocol": "UDP"}, {"port": 5353, "protocol": "TCP"}],
+            },
+            [],
+            [],
+        ),
+    ],
+    ids=["kube-dns", "nodelocal-dnscache", "openshift"],
+)
+def test_worker_dns_egress_is_configurable(
+    helm: Helm, dns: dict[str, Any], allowed: list[tuple[str, int]], refused: list[tuple[str, int]]
+) -> None:
+    manifests = helm.template({"networkPolicy": {"dns": dns}} if dns else None)
+    policy = by_kind(manifests, "NetworkPolicy")[f"{RELEASE}-worker"]
+    rule = policy["spec"]["egress"][0]
+    assert rule["to"] == dns.get("to", rule["to"])
+    ports = dns.get("ports", [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}])
+    assert rule["ports"] == ports
+    for address, port in allowed:
+        assert egress_allows(policy, address, port, "UDP"), address
+    for address, port in refused:
+        assert not egress_allows(policy, address, port, "UDP"), f"{address}:{port}"
+
+
+def test_platform_knobs(helm: Helm) -> None:
+    spread = {"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "ScheduleAnyway"}
+    ca = {"name": "redis-ca", "configMap": {"name": "redis-ca"}}
+    mount = {"name": "redis-ca", "mountPath": "/etc/redis-ca", "readOnly": True}
+    manifests = helm.template(
+        {
+            "extraVolumes": [ca],
+            "extraVolumeMounts": [mount],
+            "workers": {"priorityClassName": "crawls", "topologySpreadConstraints": [spread], "podLabels": {"t": "w"}},
+            "api": {"priorityClassName": "platform", "podAnnotations": {"a": "b"}},
+            "redis": {"external": {"url": "rediss://r.example.com:6380", "username": "crawler"}},
+        }
+    )
+    deployments = by_kind(manifests, "Deployment")
+    worker = deployments[f"{RELEASE}-worker-default"]["spec"]["template"]
+    assert worker["spec"]["priorityClassName"] == "crawls"
+    # A constraint without a labelSelector spreads the pool's own pods.
+    [constraint] = worker["spec"]["topologySpreadConstraints"]
+    assert constraint["labelSelector"]["matchLabels"]["crawlfleet.io/pool"] == "default"
+    assert worker["metadata"]["labels"]["t"] == "w"
+    assert deployments[f"{RELEASE}-api"]["spec"]["template"]["spec"]["priorityClassName"] == "platform"
+    for key, spec in pod_specs(manifests).items():
+        if key.startswith("Pod/"):
+            continue  # the `helm test` hook speaks HTTP to the API only
+        assert ca in spec["volumes"], key
+        assert all(mount in container["volumeMounts"] for container in spec["containers"]), key
+    api = containers(manifests)[f"Deployment/{RELEASE}-api/api"]
+    assert env_of(api)["CRAWLFLEET_BROKER_URL"]["value"] == "rediss://crawler@r.example.com:6380/0"
+
+
+def test_redis_refuses_writes_before_its_memory_limit(helm: Helm, default_manifests: list[Manifest]) -> None:
+    redis = containers(default_manifests)[f"StatefulSet/{RELEASE}-redis/redis"]
+    assert env_of(redis)["MEMORY_LIMIT_BYTES"]["valueFrom"]["resourceFieldRef"]["resource"] == "limits.memory"
+    assert "maxmemory %d" in redis["command"][-1]
+    explicit = helm.template({"redis": {"maxmemory": "2gb"}})
+    config = by_kind(explicit, "ConfigMap")[f"{RELEASE}-redis"]["data"]["redis.conf"]
+    assert "maxmemory 2gb" in config
+    assert "maxmemory %d" not in containers(explicit)[f"StatefulSet/{RELEASE}-redis/redis"]["command"][-1]
+
+
+def test_redis_exporter(helm: Helm) -> None:
+    manifests = helm.template(
+        {"redis": {"metrics": {"enabled": True}}, "metrics": {"serviceMonitor": {"enabled": True}}},
+        api_versions=["monitoring.coreos.com/v1"],
+    )
+    exporter = containers(manifests)[f"StatefulSet/{RELEASE}-redis/exporter"]
+    assert exporter["image"].startswith("oliver006/redis_exporter:")
+    assert env_of(exporter)["REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == f"{RELEASE}-redis"
+    service = by_kind(manifests, "Service")[f"{RELEASE}-redis"]
+    assert "metrics" in {port["name"] for port in service["spec"]["ports"]}
+    [monitor] = by_kind(manifests, "ServiceMonitor").values()
+    assert "redis" in monitor["spec"]["selector"]["matchExpressions"][0]["values"]
+    policy = by_kind(manifests, "NetworkPolicy")[f"{RELEASE}-redis"]
+    assert {"ports": [{"port": "metrics", "protocol": "TCP"}]} in policy["spec"]["ingress"]
+
+
+def test_prometheus_rule(helm: Helm) -> None:
+    values = {"metrics": {"prometheusRule": {"enabled": True, "labels": {"release": "prometheus"}}}}
+    assert not by_kind(helm.template(values), "PrometheusRule")
+    [rule] = by_kind(helm.template(values, api_versions=["monitoring.coreos.com/v1"]), "PrometheusRule").values()
+    assert rule["metadata"]["labels"]["release"] == "prometheus"
+    alerts = {alert["alert"]: alert for alert in rule["spec"]["groups"][0]["rules"]}
+    assert set(alerts) == {
+        "CrawlfleetQueueGrowingAtMaxReplicas",
+        "CrawlfleetJobsFailing",
+        "CrawlfleetOperatorNotReconciling",
+    }
+    assert "crawlfleet_pool_max_replicas" in alerts["CrawlfleetQueueGrowingAtMaxReplicas"]["expr"]
+    assert "crawlfleet_operator_ready" in alerts["CrawlfleetOperatorNotReconciling"]["expr"]
+    assert 'type="task-failed"' in alerts["CrawlfleetJobsFailing"]["expr"]
+
+
+def test_default_roles_learn_the_crawlfleet_resources(default_manifests: list[Manifest]) -> None:
+    roles = {
+        role["metadata"]["name"].rsplit("-", 1)[-1]: role for role in by_kind(default_manifests, "ClusterRole").values()
+    }
+    assert roles["view"]["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-view"] == "true"
+    assert roles["view"]["rules"][0]["verbs"] == ["get", "list", "watch"]
+    assert roles["edit"]["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-edit"] == "true"
+    assert roles["edit"]["rules"][0]["resources"] == ["scrapejobs"], "pools stay the platform team's"
+
+
+def test_an_ha_operator_keeps_a_replica_through_drains(helm: Helm) -> None:
+    manifests = helm.template({"operator": {"replicas": 2}})
+    assert by_kind(manifests, "Deployment")[f"{RELEASE}-operator"]["spec"]["replicas"] == 2
+    budget = by_kind(manifests, "PodDisruptionBudget")[f"{RELEASE}-operator"]
+    assert budget["spec"]["maxUnavailable"] == 1
+
+
+def test_the_uninstall_hook_runs_before_anything_is_deleted(default_manifests: list[Manifest]) -> None:
+    hook = by_kind(default_manifests, "Job")[f"{RELEASE}-uninstall"]
+    assert hook["metadata"]["annotations"]["helm.sh/hook"] == "pre-delete"
+    container = hook["spec"]["template"]["spec"]["containers"][0]
+    assert container["args"][:3] == ["python", "-m", "crawlfleet_operator.uninstall"]
+    operator = containers(default_manifests)[f"Deployment/{RELEASE}-operator/operator"]
+    scope = ("CRAWLFLEET_OPERATOR_NAMESPACES", "CRAWLFLEET_OPERATOR_RELEASE")
+    assert {name: env_of(container)[name] for name in scope} == {name: env_of(operator)[name] for name in scope}
+
+
+def test_secrets_have_checksums_on_the_pods_that_read_them(default_manifests: list[Manifest]) -> None:
+    annotations = {
+        key.split("/")[1]: spec_annotations
+        for key, spec_annotations in (
+            (f"{m['kind']}/{m['metadata']['name']}", m["spec"]["template"]["metadata"].get("annotations", {}))
+            for m in default_manifests
+            if m["kind"] in ("Deployment", "StatefulSet")
+        )
+    }
+    secrets = {
+        name: {key for key in found if key.startswith("checksum/secret-")} for name, found in annotations.items()
+    }
+    assert secrets == {
+        f"{RELEASE}-api": {"checksum/secret-redis", "checksum/secret-api"},
+        f"{RELEASE}-flower": {"checksum/secret-redis", "checksum/secret-flower"},
+        f"{RELEASE}-operator": {"checksum/secret-redis"},
+        f"{RELEASE}-worker-default": {"checksum/secret-redis"},
+        f"{RELEASE}-redis": {"checksum/secret-redis"},
+    }
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"config": {"defaultQueue": "nowhere"}}, 'config.defaultQueue: no pool consumes the queue "nowhere"'),
+        (
+            {
+                "api": {
+                    "ingress": {
+                        "enabled": True,
+                        "hosts": [{"host": "a", "paths": [{"path": "/", "pathType": "Prefix"}]}],
+                    }
+                }
+            },
+            'api.ingress: the path "/" would publish the API\'s /metrics',
+        ),
+    ],
+    ids=["default-queue-without-a-pool", "ingress-publishing-metrics"],
+)
+def test_platform_mistakes_fail_with_the_reason(helm: Helm, values: dict[str, Any], message: str) -> None:
+    result = helm.run_with_values("template", RELEASE, str(CHART), values=values, check=False)
+    assert result.returncode != 0
+    assert message in result.stderr

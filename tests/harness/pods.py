@@ -26,6 +26,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,9 +53,10 @@ class PodProcess:
         self.pod = pod
         self.name = str(pod["metadata"]["name"])
         self.log_path = log_path
-        self.started = datetime.now(UTC)
         executable = VENV_BIN / args[0]
         assert os.access(executable, os.X_OK), f"{args[0]} is not installed in the virtualenv"
+        self.started = datetime.now(UTC)
+        self.spawned_at = time.monotonic()
         with log_path.open("wb") as log:
             self.process = subprocess.Popen(
                 [str(executable), *args[1:]],
@@ -117,10 +119,11 @@ class ReleasePods:
         assert found
         return self.pods(selector)[:count]
 
-    def start(self, pod: Pod, extra: Mapping[str, str] | None = None) -> PodProcess:
+    def start(self, pod: Pod, extra: Mapping[str, str] | None = None, args: list[str] | None = None) -> PodProcess:
+        """Run the pod's container, with `extra` environment, and `args` instead of its own if given."""
         container = pod["spec"]["containers"][0]
         env = self.environment(pod, container) | dict(extra or {})
-        args = [expand(arg, env) for arg in container.get("command", []) + container.get("args", [])]
+        args = [expand(arg, env) for arg in args or container.get("command", []) + container.get("args", [])]
         process = PodProcess(pod, args, env, self.directory / f"{pod['metadata']['name']}.log")
         self.processes.append(process)
         return process
@@ -227,9 +230,9 @@ class ReleasePods:
             return {key: base64.b64decode(value).decode() for key, value in data.items()}
         return dict(data)
 
-    def stop_all(self) -> None:
+    def stop_all(self, grace: float = 30) -> None:
         for process in self.processes:
-            process.stop()
+            process.stop(grace)
 
 
 def _field(pod: Pod, path: str) -> Any:
