@@ -27,10 +27,22 @@ from crawlfleet_operator.config import FINALIZER, OperatorConfig, label_selector
 
 PLURALS = (cluster.SCRAPEJOBS, cluster.WORKERPOOLS)
 POLL_SECONDS = 1.0
+TOO_MANY_REQUESTS = 429
+SERVER_ERRORS = 500
 
 
 def describe(item: Mapping[str, Any]) -> str:
     return f"{item['kind']} {item['metadata']['namespace']}/{item['metadata']['name']}"
+
+
+async def delete_all(scope: cluster.Scope) -> list[tuple[str, dict[str, Any]]]:
+    """Ask for the deletion of every object of `scope` not being deleted yet; what is left, by plural."""
+    remaining = [(plural, item) for plural in PLURALS for item in await scope.objects(plural)]
+    for plural, item in remaining:
+        if "deletionTimestamp" not in item["metadata"]:
+            print(f"deleting {describe(item)}", flush=True)
+            await scope.delete(plural, item["metadata"]["namespace"], item["metadata"]["name"])
+    return remaining
 
 
 async def release(scope: cluster.Scope, timeout: float) -> list[str]:
@@ -38,15 +50,19 @@ async def release(scope: cluster.Scope, timeout: float) -> list[str]:
     finalizer had to be removed here, as `Kind namespace/name`."""
     deadline = time.monotonic() + timeout
     while True:
-        remaining = [(plural, item) for plural in PLURALS for item in await scope.objects(plural)]
-        if not remaining:
-            return []
-        for plural, item in remaining:
-            if "deletionTimestamp" not in item["metadata"]:
-                print(f"deleting {describe(item)}", flush=True)
-                await scope.delete(plural, item["metadata"]["namespace"], item["metadata"]["name"])
-        if time.monotonic() >= deadline:
-            break
+        try:
+            remaining = await delete_all(scope)
+        except client.ApiException as error:
+            # A busy or (re)initializing API server is worth waiting for; a refusal is not.
+            transient = error.status == TOO_MANY_REQUESTS or error.status >= SERVER_ERRORS
+            if not transient or time.monotonic() >= deadline:
+                raise
+            print(f"the API server answered {error.status} {cluster.message(error)}; retrying", flush=True)
+        else:
+            if not remaining:
+                return []
+            if time.monotonic() >= deadline:
+                break
         await asyncio.sleep(POLL_SECONDS)
     forced = []
     for plural, item in remaining:

@@ -8,16 +8,12 @@ import json
 import ssl
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.harness.control_plane import ControlPlane
-from tests.harness.helm import Helm
 from tests.harness.ports import wait_until
-from tests.harness.redis_server import RedisServer
-from tests.harness.releases import Release
+from tests.harness.releases import InstallRelease, Release
 
 DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"
 
@@ -50,16 +46,8 @@ class AsOperator:
 
 
 @pytest.fixture(scope="module")
-def release(
-    control_plane: ControlPlane, helm: Helm, redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Release]:
-    installed = Release(
-        control_plane, helm, redis_server, tmp_path_factory.mktemp("policy"),
-        name="policy", namespace="chart-policy", first_database=3,
-    )  # fmt: skip
-    installed.install()
-    yield installed
-    installed.uninstall("--wait", "--timeout=60s")
+def release(install_release: InstallRelease) -> Release:
+    return install_release("policy")
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ controllers create from the chart's templates must pass it to exist at all."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,8 +17,7 @@ import yaml
 from tests.harness.control_plane import ControlPlane
 from tests.harness.helm import CHART, Helm
 from tests.harness.ports import wait_until
-from tests.harness.redis_server import RedisServer
-from tests.harness.releases import Release, restricted_namespace
+from tests.harness.releases import InstallRelease, Release, restricted_namespace
 
 RELEASE = "crawlfleet"
 
@@ -85,16 +83,8 @@ def test_every_rendered_object_is_admitted(cluster: ControlPlane, helm: Helm, va
 
 
 @pytest.fixture(scope="module")
-def installed(
-    cluster: ControlPlane, helm: Helm, redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Release]:
-    release = Release(
-        cluster, helm, redis_server, tmp_path_factory.mktemp("install"),
-        name=RELEASE, namespace="chart-install", first_database=3,
-    )  # fmt: skip
-    release.install()
-    yield release
-    release.uninstall("--wait", "--timeout=60s")
+def installed(cluster: ControlPlane, install_release: InstallRelease) -> Release:
+    return install_release(RELEASE)
 
 
 def test_install_creates_the_platform(installed: Release) -> None:

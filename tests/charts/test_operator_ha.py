@@ -5,15 +5,11 @@ lost node) the standby takes over the autoscaling."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from tests.harness.control_plane import ControlPlane
-from tests.harness.helm import Helm
 from tests.harness.ports import wait_until
 from tests.harness.redis_server import RedisServer
-from tests.harness.releases import Operator, Release
+from tests.harness.releases import InstallRelease, Operator, Release
 
 POOL = {
     "name": "default",
@@ -28,16 +24,8 @@ VALUES = {"operator": {"replicas": 2, "peering": {"lifetimeSeconds": 5}}, "worke
 
 
 @pytest.fixture(scope="module")
-def release(
-    control_plane: ControlPlane, helm: Helm, redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Release]:
-    installed = Release(
-        control_plane, helm, redis_server, tmp_path_factory.mktemp("ha"),
-        name="ha", namespace="chart-ha", first_database=3,
-    )  # fmt: skip
-    installed.install(VALUES)
-    yield installed
-    installed.uninstall("--wait", "--timeout=60s")
+def release(install_release: InstallRelease) -> Release:
+    return install_release("ha", VALUES)
 
 
 def test_the_standby_takes_over_when_the_active_replica_dies(release: Release, redis_server: RedisServer) -> None:

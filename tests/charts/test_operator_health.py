@@ -4,28 +4,15 @@ would help, so losing its permissions makes it unready, not restarted."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from tests.harness.control_plane import ControlPlane
-from tests.harness.helm import Helm
 from tests.harness.ports import wait_until
-from tests.harness.redis_server import RedisServer
-from tests.harness.releases import Release
+from tests.harness.releases import InstallRelease, Release
 
 
 @pytest.fixture(scope="module")
-def release(
-    control_plane: ControlPlane, helm: Helm, redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Release]:
-    installed = Release(
-        control_plane, helm, redis_server, tmp_path_factory.mktemp("health"),
-        name="probes", namespace="chart-probes", first_database=3,
-    )  # fmt: skip
-    installed.install()
-    yield installed
-    installed.uninstall("--wait", "--timeout=60s")
+def release(install_release: InstallRelease) -> Release:
+    return install_release("probes")
 
 
 def test_readiness_follows_what_reconciling_needs(release: Release) -> None:

@@ -13,33 +13,23 @@ import pytest
 from tests.harness.control_plane import ControlPlane
 from tests.harness.helm import CHART, Helm
 from tests.harness.redis_server import RedisServer
-from tests.harness.releases import Release, restricted_namespace, scrapejob
+from tests.harness.releases import InstallRelease, Release, restricted_namespace, scrapejob
 
 TEAM = "chart-team"  # a namespace without a release of its own
 CLUSTER_WIDE = "gamma"
 
 
 @pytest.fixture(scope="module")
-def releases(
-    control_plane: ControlPlane, helm: Helm, redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[dict[str, Release]]:
-    directory = tmp_path_factory.mktemp("releases")
+def releases(control_plane: ControlPlane, install_release: InstallRelease) -> Iterator[dict[str, Release]]:
     running = {
-        name: Release(
-            control_plane, helm, redis_server, directory, name=name, namespace=f"chart-{name}", first_database=database
-        )
+        name: install_release(name, {"operator": {"clusterWide": name == CLUSTER_WIDE}}, first_database=database)
         for name, database in (("alpha", 3), ("beta", 6), (CLUSTER_WIDE, 9))
     }
-    try:
-        for name, release in running.items():
-            release.install({"operator": {"clusterWide": name == CLUSTER_WIDE}})
-            release.start_operators()
-        restricted_namespace(control_plane, TEAM)
-        yield running
-    finally:
-        for release in running.values():
-            release.uninstall("--wait", "--timeout=60s")
-        control_plane.kubectl("delete", "namespace", TEAM, "--wait=false")
+    for release in running.values():
+        release.start_operators()
+    restricted_namespace(control_plane, TEAM)
+    yield running
+    control_plane.kubectl("delete", "namespace", TEAM, "--wait=false")
 
 
 def submitted_by(releases: dict[str, Release], redis_server: RedisServer, job_id: str) -> set[str]:

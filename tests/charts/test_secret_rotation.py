@@ -6,16 +6,12 @@ does an upgrade after rotating a Secret of your own (`existingSecret`)."""
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.harness.control_plane import ControlPlane
-from tests.harness.helm import Helm
 from tests.harness.ports import wait_until
-from tests.harness.redis_server import RedisServer
-from tests.harness.releases import Release
+from tests.harness.releases import InstallRelease, Release
 
 WORKLOADS = ("deployment/rot-crawlfleet-api", "deployment/rot-crawlfleet-flower", "deployment/rot-crawlfleet-operator",
              "deployment/rot-crawlfleet-worker-default", "statefulset/rot-crawlfleet-redis")  # fmt: skip
@@ -32,16 +28,8 @@ def own_tokens(token: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def release(
-    control_plane: ControlPlane, helm: Helm, redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Release]:
-    installed = Release(
-        control_plane, helm, redis_server, tmp_path_factory.mktemp("rotation"),
-        name="rot", namespace="chart-rotation", first_database=3,
-    )  # fmt: skip
-    installed.install()
-    yield installed
-    installed.uninstall("--wait", "--timeout=60s")
+def release(install_release: InstallRelease) -> Release:
+    return install_release("rot")
 
 
 def templates(release: Release) -> dict[str, dict[str, str]]:

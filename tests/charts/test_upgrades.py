@@ -5,18 +5,15 @@ operator's scale (server-side apply) and none takes the count back."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 
-from tests.harness.control_plane import ControlPlane
-from tests.harness.helm import Helm
 from tests.harness.ports import wait_until
 from tests.harness.redis_server import RedisServer
-from tests.harness.releases import Release
+from tests.harness.releases import InstallRelease, Release
 
 UPGRADES = 20
 # One task per replica, so that the queue's length is the count the operator wants.
@@ -37,17 +34,10 @@ def values(round_: int) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def release(
-    control_plane: ControlPlane, helm: Helm, redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Release]:
-    installed = Release(
-        control_plane, helm, redis_server, tmp_path_factory.mktemp("upgrades"),
-        name="up", namespace="chart-upgrades", first_database=3,
-    )  # fmt: skip
-    installed.install(values(0))
+def release(install_release: InstallRelease) -> Release:
+    installed = install_release("up", values(0))
     installed.start_operators()
-    yield installed
-    installed.uninstall("--wait", "--timeout=60s")
+    return installed
 
 
 def set_waiting(broker: redis.Redis, count: int) -> None:

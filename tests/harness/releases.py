@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -110,14 +110,16 @@ class Release:
     def upgrade(self, values: Mapping[str, Any] | None = None, check: bool = True) -> Any:
         return self.helm_run("upgrade", self.name, str(CHART), values=values, check=check)
 
-    def uninstall(self, *args: str) -> Any:
+    def uninstall(self, *args: str) -> None:
         """`helm uninstall`, running its pre-delete hook's pod meanwhile. The operator
         pods are gone then; their processes, whose tokens died with the pods, are killed."""
         hook = self.pods.run_job(f"{self.fullname}-uninstall")
         result = self.helm_run("uninstall", self.name, *args, check=False)
         hook.join(30)
         self.stop(grace=0)
-        return result
+        if result.returncode:
+            hooks = [process.output() for process in self.pods.processes if "-uninstall-" in process.name]
+            raise AssertionError(f"helm uninstall failed: {result.stderr}\nthe hook's output: {hooks}")
 
     def start_operators(self, count: int = 1) -> list[Operator]:
         """Run the operator pods the chart's Deployment created, oldest first."""
@@ -155,6 +157,10 @@ class Release:
     def stop(self, grace: float = 30) -> None:
         """Stop the pods' processes as the kubelet would, SIGKILL after `grace` seconds."""
         self.pods.stop_all(grace)
+
+
+# What the chart tests' `install_release` fixture is: install(name, values, first_database=...).
+InstallRelease = Callable[..., Release]
 
 
 def scrapejob(name: str, labels: Mapping[str, str] | None = None, **spec: Any) -> dict[str, Any]:
