@@ -728,3 +728,12 @@ def test_platform_mistakes_fail_with_the_reason(helm: Helm, values: dict[str, An
     result = helm.run_with_values("template", RELEASE, str(CHART), values=values, check=False)
     assert result.returncode != 0
     assert message in result.stderr
+
+
+def test_the_log_level_reaches_every_component(helm: Helm) -> None:
+    every = containers(helm.template({"config": {"logLevel": "warning"}}))
+    assert "--log-level=warning" in every[f"Deployment/{RELEASE}-api/api"]["args"]
+    assert "--loglevel=WARNING" in every[f"Deployment/{RELEASE}-worker-default/worker"]["args"]
+    assert "--logging=warning" in every[f"Deployment/{RELEASE}-flower/flower"]["args"]
+    operator = env_of(every[f"Deployment/{RELEASE}-operator/operator"])
+    assert operator["CRAWLFLEET_OPERATOR_LOG_LEVEL"]["value"] == "warning"
