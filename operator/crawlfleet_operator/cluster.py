@@ -31,7 +31,8 @@ WORKERPOOLS = "workerpools"
 OPERATOR_NAME = "crawlfleet-operator"
 CONFLICT = 409
 NOT_FOUND = 404
-UNPROCESSABLE = 422
+UNPROCESSABLE = 422  # also what a JSON patch whose test failed gets
+FINALIZER_ATTEMPTS = 3
 # kopf's peering objects: KopfPeering (namespaced) and ClusterKopfPeering.
 PEERING = ("kopf.dev", "v1")
 
@@ -197,18 +198,20 @@ class Scope:
     namespaces: tuple[str, ...]
     selector: str
 
-    async def objects(self, plural: str) -> list[dict[str, Any]]:
+    async def objects(self, plural: str, limit: int | None = None) -> list[dict[str, Any]]:
+        """The objects of `plural`; with `limit`, at most that many per listing (enough to
+        learn that the listing works, at a fraction of the cost of a large one)."""
         objects = client.CustomObjectsApi(self.api)
-        selector = self.selector
+        options: dict[str, Any] = {"label_selector": self.selector} | ({"limit": limit} if limit else {})
         if self.namespaces and not any(map(is_pattern, self.namespaces)):
             listings = await asyncio.gather(
                 *(
-                    objects.list_namespaced_custom_object(GROUP, VERSION, namespace, plural, label_selector=selector)
+                    objects.list_namespaced_custom_object(GROUP, VERSION, namespace, plural, **options)
                     for namespace in self.namespaces
                 )
             )
             return [item for listing in listings for item in listing["items"]]
-        listing = await objects.list_cluster_custom_object(GROUP, VERSION, plural, label_selector=selector)
+        listing = await objects.list_cluster_custom_object(GROUP, VERSION, plural, **options)
         return [item for item in listing["items"] if self.watches(item["metadata"]["namespace"])]
 
     def watches(self, namespace: str) -> bool:
@@ -228,27 +231,32 @@ class Scope:
             if error.status != NOT_FOUND:
                 raise
 
-    async def remove_finalizer(self, plural: str, body: Mapping[str, Any], finalizer: str) -> None:
-        """Take `finalizer` off the object, leaving others' finalizers; the test
-        guards against a concurrent change of the list, which a retry re-reads."""
-        metadata = body["metadata"]
-        finalizers = list(metadata.get("finalizers", []))
-        if finalizer not in finalizers:
-            return
-        index = finalizers.index(finalizer)
-        patch = [
-            {"op": "test", "path": f"/metadata/finalizers/{index}", "value": finalizer},
-            {"op": "remove", "path": f"/metadata/finalizers/{index}"},
-        ]
-        try:
-            # The client's stub omits `_content_type`, which its runtime accepts.
-            await client.CustomObjectsApi(self.api).patch_namespaced_custom_object(  # type: ignore[call-arg]
-                GROUP, VERSION, metadata["namespace"], plural, metadata["name"], patch,
-                _content_type="application/json-patch+json",
-            )  # fmt: skip
-        except client.ApiException as error:
-            if error.status not in (NOT_FOUND, UNPROCESSABLE):
-                raise
+    async def remove_finalizer(self, plural: str, namespace: str, name: str, finalizer: str) -> None:
+        """Take `finalizer` off the object and leave the others' finalizers: the patch
+        tests that the list is as read, and a list changed meanwhile is read again."""
+        objects = client.CustomObjectsApi(self.api)
+        for _ in range(FINALIZER_ATTEMPTS):
+            try:
+                body = await objects.get_namespaced_custom_object(GROUP, VERSION, namespace, plural, name)
+                finalizers = list(body["metadata"].get("finalizers", []))
+                if finalizer not in finalizers:
+                    return
+                index = finalizers.index(finalizer)
+                patch = [
+                    {"op": "test", "path": f"/metadata/finalizers/{index}", "value": finalizer},
+                    {"op": "remove", "path": f"/metadata/finalizers/{index}"},
+                ]
+                # The client's stub omits `_content_type`, which its runtime accepts.
+                await objects.patch_namespaced_custom_object(  # type: ignore[call-arg]
+                    GROUP, VERSION, namespace, plural, name, patch, _content_type="application/json-patch+json"
+                )
+                return
+            except client.ApiException as error:
+                if error.status == NOT_FOUND:
+                    return
+                if error.status != UNPROCESSABLE:
+                    raise
+        raise RuntimeError(f"the finalizers of {plural} {namespace}/{name} kept changing")
 
 
 def is_pattern(namespace: str) -> bool:

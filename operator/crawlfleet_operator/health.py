@@ -22,6 +22,7 @@ credentials, or a daemon stopped polling."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -39,6 +40,8 @@ from crawlfleet_core.store.queues import broker_client
 from crawlfleet_operator import cluster
 from crawlfleet_operator.config import OperatorConfig, label_selector
 from crawlfleet_operator.metrics import operator_ready
+
+logger = logging.getLogger(__name__)
 
 CHECK_INTERVAL_SECONDS = 5.0
 CHECK_TIMEOUT_SECONDS = 4.0
@@ -171,6 +174,11 @@ class Monitor:
                 self.verdict = assess(await asyncio.wait_for(self.findings(), CHECK_TIMEOUT_SECONDS))
             except TimeoutError:
                 self.verdict = Verdict(alive=True, ready=False, role=self.verdict.role, problems=("checks timed out",))
+            except Exception as error:  # a check that breaks must not end the checking
+                logger.exception("the health checks failed")
+                self.verdict = Verdict(
+                    alive=True, ready=False, role=self.verdict.role, problems=(f"checks failed: {error}",)
+                )
             self.checked_at = time.monotonic()
             operator_ready.set(int(self.verdict.ready))
             await asyncio.sleep(CHECK_INTERVAL_SECONDS)
@@ -199,7 +207,8 @@ class Monitor:
         pools: list[str] = []
         for plural in (cluster.SCRAPEJOBS, cluster.WORKERPOOLS):
             try:
-                items = await scope.objects(plural)
+                # Every WorkerPool, to match them with the daemons; of ScrapeJobs, that they can be listed.
+                items = await scope.objects(plural, limit=None if plural == cluster.WORKERPOOLS else 1)
             except ApiException as error:
                 errors[f"listing {plural}: {error.status} {cluster.message(error)}"] = error.status
             except (ClientError, OSError) as error:

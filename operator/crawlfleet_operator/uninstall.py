@@ -66,7 +66,7 @@ async def release(scope: cluster.Scope, timeout: float) -> list[str]:
         await asyncio.sleep(POLL_SECONDS)
     forced = []
     for plural, item in remaining:
-        await scope.remove_finalizer(plural, item, FINALIZER)
+        await scope.remove_finalizer(plural, item["metadata"]["namespace"], item["metadata"]["name"], FINALIZER)
         forced.append(describe(item))
     return forced
 
