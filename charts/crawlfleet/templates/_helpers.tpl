@@ -182,6 +182,31 @@ secret come from the ConfigMap (see crawlfleet.envFrom).
 {{- end }}
 {{- end }}
 
+{{/*
+The ConfigMap of the settings that are not secret: configmap.yaml renders it, and
+"crawlfleet.podChecksums" hashes it.
+*/}}
+{{- define "crawlfleet.configMap" -}}
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ include "crawlfleet.fullname" . }}
+  labels:
+    {{- include "crawlfleet.labels" . | nindent 4 }}
+data:
+  CRAWLFLEET_SOFT_TIME_LIMIT_SECONDS: {{ .Values.config.softTimeLimitSeconds | int64 | quote }}
+  CRAWLFLEET_HARD_TIME_LIMIT_SECONDS: {{ .Values.config.hardTimeLimitSeconds | int64 | quote }}
+  CRAWLFLEET_VISIBILITY_TIMEOUT_SECONDS: {{ .Values.config.visibilityTimeoutSeconds | int64 | quote }}
+  CRAWLFLEET_RESULT_TTL_SECONDS: {{ .Values.config.resultTtlSeconds | int64 | quote }}
+  CRAWLFLEET_ITEMS_MAX_PER_JOB: {{ .Values.config.itemsMaxPerJob | int64 | quote }}
+  CRAWLFLEET_DEFAULT_QUEUE: {{ .Values.config.defaultQueue | quote }}
+  CRAWLFLEET_ALLOWED_NETWORKS: {{ join "," .Values.config.allowedNetworks | quote }}
+  # The root filesystem is read-only: no bytecode files, and a writable home in /tmp.
+  PYTHONDONTWRITEBYTECODE: "1"
+  PYTHONUNBUFFERED: "1"
+  HOME: /tmp
+{{- end }}
+
 {{- define "crawlfleet.envFrom" -}}
 - configMapRef:
     name: {{ include "crawlfleet.fullname" . }}
@@ -196,7 +221,7 @@ so `helm upgrade` after rotating it rolls the pods too. Call with
 */}}
 {{- define "crawlfleet.podChecksums" -}}
 {{- $root := .root }}
-checksum/config: {{ include (print $root.Template.BasePath "/configmap.yaml") $root | sha256sum }}
+checksum/config: {{ include "crawlfleet.configMap" $root | sha256sum }}
 {{- range .secrets }}
 checksum/secret-{{ . }}: {{ include "crawlfleet.secretChecksum" (dict "root" $root "secret" .) }}
 {{- end }}
