@@ -261,12 +261,14 @@ class TestDefaults:
             ("", "events"): ["create", "patch"],
         }
         [cluster_role] = by_kind(default_manifests, "ClusterRole").values()
+        # kopf lists namespaces even when it watches one (refused, it stalls for a minute).
         assert cluster_role["rules"] == [
             {
                 "apiGroups": ["apiextensions.k8s.io"],
                 "resources": ["customresourcedefinitions"],
                 "verbs": ["list", "watch"],
-            }
+            },
+            {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["list", "watch"]},
         ]
         [binding] = by_kind(default_manifests, "RoleBinding").values()
         assert binding["subjects"] == [{"kind": "ServiceAccount", "name": f"{RELEASE}-operator", "namespace": RELEASE}]

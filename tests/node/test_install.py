@@ -6,22 +6,34 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.harness.node import NodeCluster
 from tests.harness.ports import wait_until
 from tests.harness.release import DEFAULT_PODS, RELEASE, SUCCEEDED, Release
+
+# A cluster start, an install or a scaling round takes minutes on two shared cores.
+pytestmark = pytest.mark.timeout(900)
 
 
 def test_every_pod_becomes_ready(release: Release) -> None:
     release.wait_ready(DEFAULT_PODS, timeout=600)
     claim = release.get("pvc", f"data-{RELEASE}-redis-0")
     assert claim["status"]["phase"] == "Bound", "Redis keeps its data on the node's disk"
-    pool = release.worker_pool()
+
+
+def test_the_operator_is_refused_nothing(release: Release) -> None:
+    """`kubectl logs` of the operator, once it manages the pool: the chart's RBAC
+    grants every request it makes (a refused one stalls it while kopf retries)."""
+    release.wait_ready(DEFAULT_PODS, timeout=600)
     wait_until(
         lambda: release.worker_pool().get("status", {}).get("currentReplicas") == 1,
-        60,
-        "the WorkerPool to report its one worker",
+        300,
+        "the operator to report the pool's worker",
     )
-    assert pool["spec"]["minReplicas"] == 1
+    log = release.kubectl("logs", f"deployment/{RELEASE}-operator").stdout
+    refused = [line for line in log.splitlines() if "Forbidden" in line]
+    assert not refused, "\n".join(refused[:5])
 
 
 def test_helm_test_submits_a_job_through_the_api_and_it_succeeds(release: Release) -> None:
