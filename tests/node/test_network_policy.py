@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import ipaddress
 
+import pytest
+
 from tests.harness.node import POD_CIDR, SITE_PORT, NodeCluster
 from tests.harness.ports import wait_until
 from tests.harness.release import DEFAULT_PODS, Release
+
+# A cluster start, an install or a scaling round takes minutes on two shared cores.
+pytestmark = pytest.mark.timeout(900)
 
 CONNECT = "import socket, sys; socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3).close()"
 # The pods' gateway: the node's address on the pod network, private, where the site answers too.

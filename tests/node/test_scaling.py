@@ -17,6 +17,9 @@ from tests.harness.node import NodeCluster
 from tests.harness.ports import wait_until
 from tests.harness.release import RELEASE, SUCCEEDED, Release, state, submit, wait_finished
 
+# A cluster start, an install or a scaling round takes minutes on two shared cores.
+pytestmark = pytest.mark.timeout(900)
+
 DEPLOYMENT = f"deployment/{RELEASE}-worker-default"
 WINDOW_SECONDS = 10
 POOL: dict[str, Any] = {
