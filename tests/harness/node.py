@@ -20,8 +20,8 @@ because this machine runs cgroup v1. A test website runs in the node's namespace
 where pods reach it as `http://site.crawlfleet.test:8080` (CoreDNS answers that
 name and no name outside the cluster).
 
-`python -m tests.harness.node --kubeconfig PATH` runs one in the foreground with
-the chart installed, for `make dev-k8s`."""
+`python -m tests.harness.node --kubeconfig PATH [--install NAMESPACE]` runs one in
+the foreground, with the chart installed for `make dev-k8s`."""
 
 from __future__ import annotations
 
@@ -314,6 +314,7 @@ class NodeCluster:
             )
         except BaseException:
             network.delete()
+            (RECORDS / str(os.getpid())).unlink(missing_ok=True)
             raise
         cluster = cls(directory, network, plane, images, binaries, daemons, cgroup_root)
         try:
@@ -349,6 +350,8 @@ class NodeCluster:
             "kube-proxy",
             self.network.command(str(self.binaries / "kube-proxy"), f"--config={self._kube_proxy_config()}"),
         )
+        # kube-router's NetworkPolicy controller, with the admin's kubeconfig: it reads
+        # pods, namespaces and policies cluster-wide and programs iptables and ipsets.
         self.daemons.spawn(
             "kube-router",
             self.network.command(
@@ -440,8 +443,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
 
         wait_until(answers, 60, "containerd to answer", interval=0.2)
         for image in self.images.values():
-            if image.role != "base":
-                self.ctr("images", "import", str(image.archive), timeout=600)
+            self.ctr("images", "import", str(image.archive), timeout=600)
 
     def ctr(self, *args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
