@@ -83,7 +83,7 @@ def test_the_busy_pod_is_removed_last_and_its_crawl_finishes(
     pool: Release, api: httpx.Client, node_cluster: NodeCluster
 ) -> None:
     wait_for_zero(pool)
-    long_job = submit(api, slow_crawl(node_cluster.site_url, 40))
+    long_job = submit(api, slow_crawl(node_cluster.site_url, 50))
     short_jobs = [submit(api, {"startUrls": [f"{node_cluster.site_url}/page/0"], "maxPages": 3}) for _ in range(8)]
     wait_until(lambda: replicas(pool) == 3, 60, "the pool to be scaled to 3 replicas", 0.5)
     wait_until(lambda: state(api, long_job) == "PROGRESS", 300, "the long crawl to run")
