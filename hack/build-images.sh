@@ -94,7 +94,8 @@ if [[ ! -s $APP_ARCHIVE ]]; then
   save "$APP_REF" "$APP_ARCHIVE"
   # Keep only this build: every source change makes a new one.
   for old in "$IMAGES"/crawlfleet-*.tar; do [[ $old == "$APP_ARCHIVE" ]] || rm -f "$old"; done
-  buildah images --format '{{.Name}}:{{.Tag}}' localhost/crawlfleet | grep -vx "$APP_REF" | xargs -r -n1 "$BUILDAH" "${STORAGE[@]}" rmi >/dev/null 2>&1 || true
+  buildah images --format '{{.Name}}:{{.Tag}}' | grep '^localhost/crawlfleet:' | grep -vx "$APP_REF" \
+    | xargs -r -n1 "$BUILDAH" "${STORAGE[@]}" rmi >/dev/null 2>&1 || true
 fi
 
 REDIS_REF="localhost/crawlfleet-redis:bookworm-$BASE_KEY"
