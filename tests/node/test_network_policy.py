@@ -1,12 +1,14 @@
-"""The chart's worker egress NetworkPolicy, enforced on the node by kube-router's
+"""The chart's egress NetworkPolicies, enforced on the node by kube-router's
 NetworkPolicy controller: a worker pod reaches the site the release allows, and not
-a private address where the same site answers. The crawl's own address guard is
+a private address where the same site answers; an API pod, where uploaded eggs are
+imported to list their spiders, reaches neither. The crawl's own address guard is
 bypassed on purpose (a plain socket from inside the pod), as a team's own spider
 code could do: the policy is the boundary that must hold even then."""
 
 from __future__ import annotations
 
 import ipaddress
+from functools import partial
 
 import pytest
 
@@ -34,10 +36,20 @@ def test_worker_egress_reaches_the_allowed_site_and_not_a_private_address(
 ) -> None:
     release.wait_ready(DEFAULT_PODS, timeout=600)
     worker = next(iter(release.worker_pods()))
-    api = release.pods("api")[0]["metadata"]["name"]
-    assert connects(release, api, "api", GATEWAY), "the API pod, which has no egress policy, reaches the address"
+    flower = release.pods("flower")[0]["metadata"]["name"]
+    assert connects(release, flower, "flower", GATEWAY), "the Flower pod, which has no egress policy, reaches it"
     assert connects(release, worker, "worker", node_cluster.network.node_address), "the allowed site is reachable"
     wait_until(
         lambda: not connects(release, worker, "worker", GATEWAY), 60, f"the policy to block {GATEWAY} for workers", 2
     )
     assert connects(release, worker, "worker", node_cluster.network.node_address), "the allowed site still is"
+
+
+def test_the_api_pods_where_eggs_are_listed_reach_neither_the_site_nor_a_private_address(
+    release: Release, node_cluster: NodeCluster
+) -> None:
+    release.wait_ready(DEFAULT_PODS, timeout=600)
+    api = release.pods("api")[0]["metadata"]["name"]
+    for address in (node_cluster.network.node_address, GATEWAY):
+        blocked = partial(lambda to: not connects(release, api, "api", to), address)
+        wait_until(blocked, 60, f"the policy to block {address} for the API", 2)
