@@ -18,7 +18,7 @@ from crawlfleet_api.config import ApiSettings
 from crawlfleet_api.errors import install_error_handlers
 from crawlfleet_api.idempotency import IdempotencyKeys
 from crawlfleet_api.metrics import ApiMetrics, MetricsMiddleware
-from crawlfleet_api.routes import health, jobs, metrics
+from crawlfleet_api.routes import docs, health, jobs, metrics
 from crawlfleet_core.service import JobService
 
 logger = logging.getLogger("crawlfleet_api")
@@ -57,7 +57,15 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         service.store.client.close()
         service.app.close()
 
-    app = FastAPI(title="crawlfleet", version=version("crawlfleet"), description=DESCRIPTION, lifespan=lifespan)
+    # The docs pages are routes of their own (routes/docs.py), served with their assets from the package.
+    app = FastAPI(
+        title="crawlfleet",
+        version=version("crawlfleet"),
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.settings = settings
     app.state.job_service = service
     app.state.idempotency_keys = IdempotencyKeys(service.store.client, settings.result_ttl_seconds)
@@ -66,6 +74,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.include_router(jobs.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
+    app.include_router(docs.router)
     install_error_handlers(app)
     # The last added runs first: the metrics see every answer, the 413s included.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
