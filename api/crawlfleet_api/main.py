@@ -18,7 +18,7 @@ from crawlfleet_api.config import ApiSettings
 from crawlfleet_api.errors import install_error_handlers
 from crawlfleet_api.idempotency import IdempotencyKeys
 from crawlfleet_api.metrics import ApiMetrics, MetricsMiddleware
-from crawlfleet_api.routes import docs, health, jobs, metrics
+from crawlfleet_api.routes import docs, exports, health, jobs, metrics
 from crawlfleet_core.service import JobService
 
 logger = logging.getLogger("crawlfleet_api")
@@ -72,6 +72,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.state.metrics = api_metrics = ApiMetrics()
     app.state.redis_probes = redis_probes
     app.include_router(jobs.router)
+    app.include_router(exports.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(docs.router)
