@@ -18,7 +18,7 @@ from crawlfleet_api.config import ApiSettings
 from crawlfleet_api.errors import install_error_handlers
 from crawlfleet_api.idempotency import IdempotencyKeys
 from crawlfleet_api.metrics import ApiMetrics, MetricsMiddleware
-from crawlfleet_api.routes import docs, exports, health, jobs, metrics
+from crawlfleet_api.routes import dashboard, docs, exports, health, jobs, metrics, pools
 from crawlfleet_core.service import JobService
 
 logger = logging.getLogger("crawlfleet_api")
@@ -73,9 +73,11 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.state.redis_probes = redis_probes
     app.include_router(jobs.router)
     app.include_router(exports.router)
+    app.include_router(pools.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(docs.router)
+    app.include_router(dashboard.router)
     install_error_handlers(app)
     # The last added runs first: the metrics see every answer, the 413s included.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

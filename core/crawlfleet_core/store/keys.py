@@ -32,6 +32,11 @@ def worker_activity_key(pod: str) -> str:
     return f"{PREFIX}:worker:{pod}:held"
 
 
+def pool_reports() -> str:
+    """The hash of the operator's last report on each WorkerPool (field `namespace/name`)."""
+    return f"{PREFIX}:pools"
+
+
 def queue_lists(queue: str) -> list[str]:
     """Every Redis list that holds waiting tasks of `queue`, highest priority first."""
     return [queue if step == 0 else f"{queue}{PRIORITY_SEPARATOR}{step}" for step in PRIORITY_STEPS]
