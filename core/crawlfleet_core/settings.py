@@ -60,6 +60,15 @@ class Settings(BaseSettings):
         description="Comma-separated CIDRs that crawls may reach although private, loopback or link-local.",
     )
     default_queue: str = Field("default", description="Queue (worker pool) of jobs that name none.")
+    webhook_secret: str = Field(
+        "",
+        repr=False,
+        description="Key of the HMAC-SHA256 signature on job webhooks; empty turns callbackUrl off.",
+    )
+    webhook_attempts: int = Field(6, ge=1, le=20, description="Deliveries tried per webhook before giving up.")
+    webhook_backoff_seconds: float = Field(
+        5.0, gt=0, le=3600, description="Wait before a webhook's first retry; doubled for each later one."
+    )
 
     @model_validator(mode="after")
     def _limits_ordered(self) -> Settings:

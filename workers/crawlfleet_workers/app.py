@@ -16,7 +16,7 @@ from crawlfleet_core.settings import get_settings
 from crawlfleet_workers.activity import ActivityReport
 
 app = create_celery_app(get_settings())
-app.conf.include = ["crawlfleet_workers.bookkeeping", "crawlfleet_workers.tasks"]
+app.conf.include = ["crawlfleet_workers.bookkeeping", "crawlfleet_workers.tasks", "crawlfleet_workers.webhooks"]
 app.steps["consumer"].add(ActivityReport)
 
 

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import anyio
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, Response, status
+from fastapi.exceptions import RequestValidationError
 from pydantic import AfterValidator
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
@@ -120,9 +121,21 @@ def submit_job(
     idempotency_keys: IdempotencyKeysDep,
     metrics: MetricsDep,
     caller: CallerDep,
+    settings: SettingsDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JobAccepted:
     """Queue a crawl. The job runs in the background; follow it at `links.self`."""
+    if spec.callback_url is not None and not settings.webhook_secret:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "value_error",
+                    "loc": ("body", "callbackUrl"),
+                    "msg": "webhooks are off here: the platform has no CRAWLFLEET_WEBHOOK_SECRET to sign them",
+                    "input": spec.callback_url,
+                }
+            ]
+        )
     try:
         job_id, repeated = submit_once(service, idempotency_keys, spec, caller, idempotency_key)
     except IdempotencyConflictError as error:

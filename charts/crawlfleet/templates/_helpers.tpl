@@ -171,6 +171,13 @@ secret come from the ConfigMap (see crawlfleet.envFrom).
   value: {{ include "crawlfleet.redis.url" (dict "root" . "db" .Values.redis.databases.results) | quote }}
 - name: CRAWLFLEET_JOB_STORE_URL
   value: {{ include "crawlfleet.redis.url" (dict "root" . "db" .Values.redis.databases.jobStore) | quote }}
+{{- with .Values.config.webhookSecret.name }}
+- name: CRAWLFLEET_WEBHOOK_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $.Values.config.webhookSecret.key }}
+{{- end }}
 {{- with .Values.config.extraEnv }}
 {{ toYaml . }}
 {{- end }}

@@ -95,6 +95,10 @@ class JobSpec(SpecModel):
         3600, ge=1, le=86_400, description="Stop the crawl cleanly after this many seconds."
     )
     retries: int = Field(2, ge=0, le=10, description="Retries of a failed page, and of a crashed crawl.")
+    callback_url: HttpUrl | None = Field(
+        None,
+        description="Where to POST the job's signed JSON summary when it ends (SUCCESS, FAILURE or REVOKED).",
+    )
     queue: Annotated[str, StringConstraints(max_length=63, pattern=QUEUE_PATTERN)] = Field(
         "default", description="Worker pool (Celery queue) that runs the job."
     )
