@@ -39,6 +39,9 @@ def crawl(self: Task[Any, Any], spec_json: dict[str, Any]) -> dict[str, Any]:
     def report(progress: Progress) -> None:
         store.set_progress(job_id, progress)
         self.update_state(state=JobState.PROGRESS, meta=progress.model_dump())
+        # The result backend is not what Flower watches: a task event of this name
+        # shows the crawl as PROGRESS there too, with the counts as the event's fields.
+        self.send_event("task-progress", **progress.model_dump())
 
     outcome = run_crawl(job_id, spec, get_settings(), report)
     if outcome.stats is None:
