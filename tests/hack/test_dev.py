@@ -184,3 +184,12 @@ def test_the_readmes_cli_examples_work_against_make_dev(dev_stack: DevStack, tmp
         assert (tmp_path / "quotes.csv").read_text().startswith("url,quote")
     finally:
         site.stop()
+
+
+def test_the_readmes_second_shell_example_works(dev_stack: DevStack) -> None:
+    script = readme_block("so a\nsecond shell reaches the same Redis, API and Flower:")
+    script = script.replace("source .run/dev.env", "true").replace("http://127.0.0.1:5555", dev_stack.flower)
+    ran = dev_stack.shell(script)
+    assert ran.returncode == 0, ran.stderr
+    assert "dev@" in ran.stdout
+    assert '"dev@' in ran.stdout.splitlines()[-1], "Flower's API lists the dev worker"
