@@ -20,7 +20,6 @@ import hashlib
 import hmac
 import json
 import logging
-import socket
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -30,7 +29,7 @@ import httpx
 from celery import Task, signals
 from celery.result import AsyncResult
 
-from crawlfleet_core.addresses import Address, BlockedAddressError, check_address, parse_address
+from crawlfleet_core.addresses import BlockedAddressError, allowed_addresses, parse_address
 from crawlfleet_core.celery_app import CRAWL_TASK, WEBHOOK_TASK
 from crawlfleet_core.model.status import JobStatus, job_status
 from crawlfleet_core.settings import Network, get_settings
@@ -70,37 +69,19 @@ class Target:
     tls_name: str | None
 
 
-def resolve(host: str, port: int) -> list[Address]:
-    literal = parse_address(host)
-    if literal is not None:
-        return [literal]
-    found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return [address for info in found if (address := parse_address(str(info[4][0]))) is not None]
-
-
 def callback_target(url: str, networks: list[Network]) -> Target:
-    """The address to send `url`'s request to, chosen among those its host resolves to
-    that the address policy allows; BlockedAddressError when there is none."""
+    """Where to send `url`'s request: the first of its host's addresses that the policy
+    allows; BlockedAddressError when there is none."""
     parts = urlsplit(url)
     host = parts.hostname or ""
-    port = parts.port or DEFAULT_PORTS[parts.scheme.lower()]
     try:
-        addresses = resolve(host, port)
-    except OSError as error:
-        raise BlockedAddressError(f"callbackUrl host {host!r} does not resolve: {error}") from None
-    refusals: list[str] = []
-    for address in addresses:
-        try:
-            check_address(address, networks)
-        except BlockedAddressError as error:
-            refusals.append(str(error))
-            continue
-        literal = f"[{address}]" if address.version == 6 else str(address)
-        netloc = f"{literal}:{parts.port}" if parts.port else literal
-        host_header = parts.netloc.rpartition("@")[2]
-        tls_name = host if parts.scheme.lower() == "https" and parse_address(host) is None else None
-        return Target(urlunsplit(parts._replace(netloc=netloc)), host_header, tls_name)
-    raise BlockedAddressError(f"callbackUrl host {host!r}: " + ("; ".join(refusals) or "no address"))
+        address = allowed_addresses(host, parts.port or DEFAULT_PORTS[parts.scheme.lower()], networks)[0]
+    except BlockedAddressError as error:
+        raise BlockedAddressError(f"callbackUrl host {error}") from None
+    literal = f"[{address}]" if address.version == 6 else str(address)
+    netloc = f"{literal}:{parts.port}" if parts.port else literal
+    tls_name = host if parts.scheme.lower() == "https" and parse_address(host) is None else None
+    return Target(urlunsplit(parts._replace(netloc=netloc)), parts.netloc.rpartition("@")[2], tls_name)
 
 
 def deliver(url: str, body: bytes, secret: str, networks: list[Network]) -> int:

@@ -29,6 +29,7 @@ from crawlfleet_api.tokens import Caller, Role
 from crawlfleet_core.model.jobs import JobSpec
 from crawlfleet_core.model.states import JobState
 from crawlfleet_core.model.status import ItemsPage, JobQuery, JobsPage, JobStatus
+from crawlfleet_core.requirements import unmet_requirements
 from crawlfleet_core.service import CancelConflictError, JobService
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"], dependencies=[Depends(require(Role.SUBMIT))])
@@ -125,16 +126,9 @@ def submit_job(
     idempotency_key: IdempotencyKey = None,
 ) -> JobAccepted:
     """Queue a crawl. The job runs in the background; follow it at `links.self`."""
-    if spec.callback_url is not None and not settings.webhook_secret:
+    if unmet := unmet_requirements(spec, settings):
         raise RequestValidationError(
-            [
-                {
-                    "type": "value_error",
-                    "loc": ("body", "callbackUrl"),
-                    "msg": "webhooks are off here: the platform has no CRAWLFLEET_WEBHOOK_SECRET to sign them",
-                    "input": spec.callback_url,
-                }
-            ]
+            [{"type": "value_error", "loc": ("body", *need.location), "msg": need.message} for need in unmet]
         )
     try:
         job_id, repeated = submit_once(service, idempotency_keys, spec, caller, idempotency_key)

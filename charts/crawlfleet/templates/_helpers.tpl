@@ -171,6 +171,18 @@ secret come from the ConfigMap (see crawlfleet.envFrom).
   value: {{ include "crawlfleet.redis.url" (dict "root" . "db" .Values.redis.databases.results) | quote }}
 - name: CRAWLFLEET_JOB_STORE_URL
   value: {{ include "crawlfleet.redis.url" (dict "root" . "db" .Values.redis.databases.jobStore) | quote }}
+{{- with .Values.config.feeds.secretName }}
+- name: CRAWLFLEET_FEEDS_S3_ACCESS_KEY_ID
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: access-key-id
+- name: CRAWLFLEET_FEEDS_S3_SECRET_ACCESS_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: secret-access-key
+{{- end }}
 {{- with .Values.config.webhookSecret.name }}
 - name: CRAWLFLEET_WEBHOOK_SECRET
   valueFrom:
