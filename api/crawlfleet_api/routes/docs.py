@@ -7,8 +7,9 @@ fetches, and Swagger UI's validator badge, which would call out, is turned off."
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib.resources import files
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Request, status
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
@@ -27,35 +28,41 @@ POLICY = (
 )
 
 
-def _asset_url(request: Request, name: str) -> str:
-    return str(request.app.url_path_for("docs_asset", name=name))
+def _page(
+    request: Request, render: Callable[..., HTMLResponse], options: dict[str, Any], **assets: str
+) -> HTMLResponse:
+    """A docs page of `render`, its `assets` (argument name to file name) served from here."""
+    page = render(
+        openapi_url=str(request.app.openapi_url),
+        title=f"{request.app.title} API",
+        **{argument: str(request.app.url_path_for("docs_asset", name=name)) for argument, name in assets.items()},
+        **options,
+    )
+    page.headers["Content-Security-Policy"] = POLICY
+    return page
 
 
 @router.get("/docs")
 def swagger_ui(request: Request) -> HTMLResponse:
-    page = get_swagger_ui_html(
-        openapi_url=str(request.app.openapi_url),
-        title=f"{request.app.title} API",
-        swagger_js_url=_asset_url(request, "swagger-ui-bundle.js"),
-        swagger_css_url=_asset_url(request, "swagger-ui.css"),
-        swagger_favicon_url=_asset_url(request, "favicon.png"),
-        swagger_ui_parameters={"validatorUrl": None, "persistAuthorization": False},
+    return _page(
+        request,
+        get_swagger_ui_html,
+        {"swagger_ui_parameters": {"validatorUrl": None, "persistAuthorization": False}},
+        swagger_js_url="swagger-ui-bundle.js",
+        swagger_css_url="swagger-ui.css",
+        swagger_favicon_url="favicon.png",
     )
-    page.headers["Content-Security-Policy"] = POLICY
-    return page
 
 
 @router.get("/redoc")
 def redoc(request: Request) -> HTMLResponse:
-    page = get_redoc_html(
-        openapi_url=str(request.app.openapi_url),
-        title=f"{request.app.title} API",
-        redoc_js_url=_asset_url(request, "redoc.standalone.js"),
-        redoc_favicon_url=_asset_url(request, "favicon.png"),
-        with_google_fonts=False,
+    return _page(
+        request,
+        get_redoc_html,
+        {"with_google_fonts": False},
+        redoc_js_url="redoc.standalone.js",
+        redoc_favicon_url="favicon.png",
     )
-    page.headers["Content-Security-Policy"] = POLICY
-    return page
 
 
 @router.get("/docs/assets/{name}", name="docs_asset")
