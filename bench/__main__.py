@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bench import autoscale, first_request
+from bench import autoscale, exports, first_request
 
-for benchmark in (first_request, autoscale):
+for benchmark in (first_request, autoscale, exports):
     print(f"\n== {benchmark.__name__}")
     benchmark.main()

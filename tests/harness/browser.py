@@ -58,13 +58,15 @@ class BrowserSession:
         return path
 
 
-@pytest.fixture(scope="session")
+# Module-scoped: while Playwright's sync API runs, its event loop is the main thread's
+# running loop, and a later test calling asyncio.run() would fail.
+@pytest.fixture(scope="module")
 def playwright_driver() -> Iterator[Playwright]:
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium(playwright_driver: Playwright) -> Iterator[Browser]:
     """Playwright's `launch` gives the browser a fresh temporary user-data directory."""
     if shutil.which(CHROMIUM) is None:
