@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bench import autoscale, exports, first_request
+from bench import autoscale, exports, first_request, page_budget, time_limit
 
-for benchmark in (first_request, autoscale, exports):
+for benchmark in (first_request, page_budget, time_limit, autoscale, exports):
     print(f"\n== {benchmark.__name__}")
     benchmark.main()

@@ -43,7 +43,7 @@ def test_a_callback_must_be_an_http_url(serve_app: ServeApp) -> None:
 @pytest.mark.parametrize(
     ("feeds", "where"),
     [
-        ({"s3://not-offered/x.jsonl": {"format": "jsonl"}}, ["body", "feeds", "s3://not-offered/x.jsonl"]),
+        ({"s3://not-offered/x.jsonl": {"format": "jsonl"}}, ["body", "feeds"]),
         ({"file:///etc/cron.d/x": {"format": "jsonl"}}, ["body", "feeds", "file:///etc/cron.d/x", "[key]"]),
         (
             {"s3://key:secret@crawl-feeds/x": {"format": "jsonl"}},
@@ -61,3 +61,11 @@ def test_the_api_names_what_is_wrong_with_a_feed(serve_app: ServeApp, feeds: dic
     response = client.post("/v1/jobs", json={"startUrls": ["https://example.com/"], "queue": "nobody", "feeds": feeds})
     assert response.status_code == 422
     assert [error["loc"] for error in response.json()["detail"]] == [where]
+
+
+def test_a_feed_to_a_bucket_not_offered_names_the_bucket_and_the_offered_ones(serve_app: ServeApp) -> None:
+    client = serve_app(feeds_s3_buckets=[BUCKET])
+    feeds = {"s3://not-offered/x.jsonl": {"format": "jsonl"}}
+    response = client.post("/v1/jobs", json={"startUrls": ["https://example.com/"], "queue": "nobody", "feeds": feeds})
+    [error] = response.json()["detail"]
+    assert error["msg"] == "s3://not-offered/x.jsonl: bucket 'not-offered' is not one feeds may write to (crawl-feeds)"

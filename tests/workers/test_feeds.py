@@ -13,6 +13,7 @@ import pytest
 
 from crawlfleet_core.model.states import JobState
 from crawlfleet_core.service import JobService
+from crawlfleet_core.settings import Settings
 from tests.harness.celery_worker import CeleryWorker
 from tests.harness.jobs import Watch, spec
 from tests.harness.s3_server import S3Server
@@ -21,6 +22,13 @@ from tests.harness.website import Website
 BUCKET = "crawl-feeds"
 QUEUE = "feeds"
 EXTRACT = {"title": "h1.title::text", "price": "span.price::text"}
+
+
+@pytest.fixture(scope="module")
+def job_service(settings: Settings) -> JobService:
+    """The job service of a platform whose submitters offer both buckets; the feeds
+    worker offers BUCKET only, as when the two are configured apart."""
+    return JobService.from_settings(settings.model_copy(update={"feeds_s3_buckets": [BUCKET, "not-offered"]}))
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +96,7 @@ def test_a_feed_is_split_into_batches_with_scrapys_placeholders(
     assert [len(s3.read(BUCKET, key).splitlines()) for key in keys] == [5, 5, 5]
 
 
-def test_a_bucket_the_platform_does_not_offer_fails_the_job_before_it_crawls(
+def test_a_bucket_the_worker_does_not_offer_fails_the_job_before_it_crawls(
     job_service: JobService, feeds_worker: CeleryWorker, website: Website, s3: S3Server
 ) -> None:
     before = len(website.requests)
@@ -97,7 +105,9 @@ def test_a_bucket_the_platform_does_not_offer_fails_the_job_before_it_crawls(
     final = Watch(job_service, job_id).finished()
     assert final.state is JobState.FAILURE
     assert final.error is not None
-    assert "bucket 'not-offered' is not one feeds may write to (crawl-feeds)" in final.error
+    assert (
+        "s3://not-offered/stolen.jsonl: bucket 'not-offered' is not one feeds may write to (crawl-feeds)" in final.error
+    )
     assert s3.keys("not-offered") == []
     assert website.paths_requested()[before:].count("/page/3") == 0
 

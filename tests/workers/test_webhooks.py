@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 from crawlfleet_core.addresses import BlockedAddressError
-from crawlfleet_core.service import JobService
+from crawlfleet_core.service import InvalidSpecError, JobService
+from crawlfleet_core.settings import Settings
 from tests.harness.celery_worker import CeleryWorker
 from tests.harness.jobs import Watch, spec
 from tests.harness.ports import free_port, wait_until
@@ -88,6 +89,12 @@ class Receiver:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+@pytest.fixture(scope="module")
+def job_service(settings: Settings) -> JobService:
+    """The job service of a platform that signs webhooks (without a key, it refuses a callbackUrl)."""
+    return JobService.from_settings(settings.model_copy(update={"webhook_secret": SECRET}))
 
 
 @pytest.fixture
@@ -239,3 +246,10 @@ def test_the_signature_is_hmac_sha256_of_the_timestamp_and_body() -> None:
 
     header = signature("key", 1700000000, b'{"a": 1}')
     assert header == "t=1700000000,v1=" + hmac.new(b"key", b'1700000000.{"a": 1}', hashlib.sha256).hexdigest()
+
+
+def test_a_platform_without_a_signing_key_refuses_a_callback(settings: Settings) -> None:
+    unsigned = JobService.from_settings(settings.model_copy(update={"webhook_secret": ""}))
+    with pytest.raises(InvalidSpecError, match="CRAWLFLEET_WEBHOOK_SECRET") as refused:
+        unsigned.submit(spec(startUrls=["https://example.com/"], queue=QUEUE, callbackUrl="https://hooks.example/"))
+    assert refused.value.field == "callbackUrl"

@@ -30,7 +30,7 @@ def check_feeds(spec: JobSpec, settings: Settings) -> None:
     """Raise CrawlFailedError naming what stands in the way of the job's feeds."""
     if not spec.feeds:
         return
-    unmet = [str(need) for need in unmet_requirements(spec, settings) if need.location[0] == "feeds"]
+    unmet = [str(need) for need in unmet_requirements(spec, settings) if need.field == "feeds"]
     if unmet:
         raise CrawlFailedError("; ".join(unmet))
     endpoint = urlsplit(settings.feeds_s3_endpoint_url)

@@ -29,8 +29,7 @@ from crawlfleet_api.tokens import Caller, Role
 from crawlfleet_core.model.jobs import JobSpec
 from crawlfleet_core.model.states import JobState
 from crawlfleet_core.model.status import ItemsPage, JobQuery, JobsPage, JobStatus
-from crawlfleet_core.requirements import unmet_requirements
-from crawlfleet_core.service import CancelConflictError, JobService
+from crawlfleet_core.service import CancelConflictError, InvalidSpecError, JobService
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"], dependencies=[Depends(require(Role.SUBMIT))])
 
@@ -122,19 +121,18 @@ def submit_job(
     idempotency_keys: IdempotencyKeysDep,
     metrics: MetricsDep,
     caller: CallerDep,
-    settings: SettingsDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JobAccepted:
     """Queue a crawl. The job runs in the background; follow it at `links.self`."""
-    if unmet := unmet_requirements(spec, settings):
-        raise RequestValidationError(
-            [{"type": "value_error", "loc": ("body", *need.location), "msg": need.message} for need in unmet]
-        )
     try:
         job_id, repeated = submit_once(service, idempotency_keys, spec, caller, idempotency_key)
     except IdempotencyConflictError as error:
         metrics.submissions.labels(spec.queue, "conflict").inc()
         raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
+    except InvalidSpecError as error:
+        # Refused by the platform's settings rather than by the schema, but answered alike.
+        detail = {"type": "value_error", "loc": ("body", error.field), "msg": error.message, "input": error.value}
+        raise RequestValidationError([detail]) from None
     except BaseException:
         metrics.submissions.labels(spec.queue, "failed").inc()
         raise
