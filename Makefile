@@ -18,6 +18,7 @@ browser:
 
 # s3proxy from Maven Central into ~/.cache/crawlfleet, the S3 server of the feed-export tests.
 s3-server:
+	@hack/ensure-packages.sh java:default-jdk-headless mvn:maven
 	@hack/build-s3proxy.sh >/dev/null
 
 # Builds kube-apiserver, etcd, kubectl and helm once into ~/.cache/crawlfleet,
