@@ -197,3 +197,17 @@ def test_signing_out_forgets_the_token(signed_in: BrowserSession) -> None:
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     assert page.evaluate("sessionStorage.length") == 0
+
+
+def test_without_tokens_the_jobs_page_opens_with_no_sign_in(
+    browser_session: BrowserSession, platform_env: dict[str, str], tmp_path: Path
+) -> None:
+    open_api = ApiProcess(platform_env, tmp_path / "crawlfleet-api.log")
+    try:
+        page = browser_session.page
+        page.goto(f"{open_api.url}/")
+        expect(page.get_by_role("heading", name="Jobs")).to_be_visible()
+        expect(page.get_by_role("button", name="Sign out")).to_be_hidden()
+        expect(page.get_by_role("link", name="Flower")).to_be_hidden()
+    finally:
+        open_api.stop()
