@@ -4,13 +4,22 @@ BIN := $(VENV)/bin
 # Crawls in tests and in `make dev` fetch local sites, so loopback is allowed here only.
 export CRAWLFLEET_ALLOWED_NETWORKS ?= 127.0.0.0/8
 
-.PHONY: dev dev-k8s test lint bench crds install redis control-plane node clean
+.PHONY: dev dev-k8s test lint bench crds install redis browser s3-server control-plane node clean
 
 install:
 	@hack/bootstrap.sh
 
 redis:
 	@hack/ensure-redis.sh
+
+# Debian's Chromium and its driver, for the tests that drive the dashboard in a real browser.
+browser:
+	@hack/ensure-packages.sh chromium:chromium chromedriver:chromium-driver
+
+# s3proxy from Maven Central into ~/.cache/crawlfleet, the S3 server of the feed-export tests.
+s3-server:
+	@hack/ensure-packages.sh java:default-jdk-headless mvn:maven
+	@hack/build-s3proxy.sh >/dev/null
 
 # Builds kube-apiserver, etcd, kubectl and helm once into ~/.cache/crawlfleet,
 # unless KUBEBUILDER_ASSETS names a directory that has them already.
@@ -43,7 +52,7 @@ lint: install
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: install redis control-plane node lint
+test: install redis browser s3-server control-plane node lint
 	KUBEBUILDER_ASSETS=$${KUBEBUILDER_ASSETS:-$$(hack/build-control-plane.sh)} $(BIN)/pytest
 
 bench: install redis control-plane node

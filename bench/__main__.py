@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bench import autoscale, first_request, node, operator_start, page_budget, projects, time_limit
+from bench import autoscale, exports, first_request, node, operator_start, page_budget, projects, time_limit
 
-for benchmark in (first_request, projects, page_budget, time_limit, autoscale, operator_start, node):
+for benchmark in (first_request, projects, page_budget, time_limit, autoscale, operator_start, node, exports):
     print(f"\n== {benchmark.__name__}")
     benchmark.main()

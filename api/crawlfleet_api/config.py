@@ -37,6 +37,11 @@ class ApiSettings(Settings):
         60.0, gt=0, le=600, description="Longest the listing of an uploaded egg's spiders may take; slower is refused."
     )
 
+    flower_url: str = Field(
+        "",
+        description="Address of Flower that the dashboard links to (e.g. http://127.0.0.1:5555); empty hides the link.",
+    )
+
     _tokens: list[ApiToken] = PrivateAttr(default_factory=list)
 
     @model_validator(mode="after")

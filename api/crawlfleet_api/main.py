@@ -19,7 +19,7 @@ from crawlfleet_api.config import ApiSettings
 from crawlfleet_api.errors import install_error_handlers
 from crawlfleet_api.idempotency import IdempotencyKeys
 from crawlfleet_api.metrics import ApiMetrics, MetricsMiddleware
-from crawlfleet_api.routes import health, jobs, logs, metrics, projects, scrapyd
+from crawlfleet_api.routes import dashboard, docs, exports, health, jobs, logs, metrics, pools, projects, scrapyd
 from crawlfleet_core.service import JobService
 from crawlfleet_core.store.logs import JobLogs
 
@@ -67,7 +67,15 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         job_logs.client.close()
         service.app.close()
 
-    app = FastAPI(title="crawlfleet", version=version("crawlfleet"), description=DESCRIPTION, lifespan=lifespan)
+    # The docs pages are routes of their own (routes/docs.py), served with their assets from the package.
+    app = FastAPI(
+        title="crawlfleet",
+        version=version("crawlfleet"),
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.settings = settings
     app.state.job_service = service
     app.state.idempotency_keys = IdempotencyKeys(service.store.client, settings.result_ttl_seconds)
@@ -75,10 +83,14 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.state.redis_probes = redis_probes
     app.state.job_logs = job_logs
     app.include_router(jobs.router)
+    app.include_router(exports.router)
     app.include_router(logs.router)
     app.include_router(projects.router)
+    app.include_router(pools.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
+    app.include_router(docs.router)
+    app.include_router(dashboard.router)
     scrapyd.install(app)
     install_error_handlers(app)
     # The last added runs first: the metrics see every answer, the 413s included.

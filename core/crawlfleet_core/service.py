@@ -16,6 +16,7 @@ from crawlfleet_core.model.jobs import JobSpec
 from crawlfleet_core.model.projects import Project, ProjectSource
 from crawlfleet_core.model.states import JobState
 from crawlfleet_core.model.status import DEFAULT_TENANT, JobQuery, JobRecord, JobsPage, JobStatus, job_status
+from crawlfleet_core.requirements import unmet_requirements
 from crawlfleet_core.settings import Settings
 from crawlfleet_core.store.jobs import JobStore
 from crawlfleet_core.store.projects import ProjectStore
@@ -143,6 +144,8 @@ class JobService:
         does a project's job naming a project, version or spider the tenant's
         catalog lacks, unless its id was submitted already (a repeat never fails
         because the project changed since)."""
+        if unmet := unmet_requirements(spec, self.settings):
+            raise InvalidSpecError(unmet[0].field, unmet[0].value, unmet[0].message)
         limit = allowed_time_limit(spec, self.settings)
         # The record and the worker see the limit the crawl runs with, whoever's settings they read.
         spec = spec.model_copy(update={"time_limit_seconds": limit})

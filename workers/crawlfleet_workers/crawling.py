@@ -35,6 +35,7 @@ from crawlfleet_core.store.logs import JobLogs
 from crawlfleet_workers.budget import PAGE_BUDGET_SETTING
 from crawlfleet_workers.catalog import project_settings
 from crawlfleet_workers.eggs import ProjectCode
+from crawlfleet_workers.feeds import feed_settings
 from crawlfleet_workers.guards import ALLOWED_NETWORKS_SETTING
 from crawlfleet_workers.joblog import JobLogHandler
 from crawlfleet_workers.reporting import ITEM_STREAM_ORDER, JOB_ID_SETTING, PLATFORM_SETTING, REPORT_FD_SETTING
@@ -96,7 +97,8 @@ def platform_settings(spec: JobSpec, settings: Settings) -> dict[str, Any]:
         "CLOSESPIDER_TIMEOUT": spec.time_limit(settings.soft_time_limit_seconds),
         "DOWNLOAD_MAXSIZE": 16 * 1024 * 1024,
         "DOWNLOAD_HANDLERS": {"file": None, "data": None, "s3": None, "ftp": None},
-        # Feeds may not reach the network past the guard either.
+        # Feeds may not reach the network past the guard either: a job's own feeds
+        # (below) turn S3 back on, to the platform's buckets only.
         "FEED_STORAGES": {"s3": None, "gs": None, "ftp": None},
         "TWISTED_DNS_RESOLVER": "crawlfleet_workers.guards.PublicAddressResolver",
         "DOWNLOADER_MIDDLEWARES": {
@@ -119,6 +121,7 @@ def platform_settings(spec: JobSpec, settings: Settings) -> dict[str, Any]:
         "JOBDIR": None,
         # The worker's logging is set up already; Scrapy's records propagate to it and to the job's log.
         "LOG_INSTALL_ROOT_HANDLER": False,
+        **feed_settings(spec, settings),
     }
 
 

@@ -16,6 +16,7 @@ from twisted.python.failure import Failure
 from crawlfleet_core.model.status import Progress
 from crawlfleet_core.store.jobs import JobStore
 from crawlfleet_workers.budget import BudgetScheduler
+from crawlfleet_workers.feeds import feed_stats
 from crawlfleet_workers.guards import BLOCKED_HOSTS, FIRST_BLOCKED_STAT
 from crawlfleet_workers.spider import JobSpider
 from crawlfleet_workers.supervisor import send_report
@@ -137,9 +138,18 @@ class ProgressReport:
         send_report(self.report_fd, {"progress": self.progress(spider).model_dump()})
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
-        """Item pipelines have closed (and so stored every item) before this signal."""
+        """Item pipelines have closed (and so stored every item) before this signal.
+        Feeds are uploaded after it: a job with feeds reports once they are stored."""
         if self.ticker is not None and self.ticker.running:
             self.ticker.stop()
+        if self.crawler.settings.getdict("FEEDS"):
+            self.crawler.signals.connect(
+                lambda: self.report_stats(spider, reason), signal=signals.feed_exporter_closed, weak=False
+            )
+        else:
+            self.report_stats(spider, reason)
+
+    def report_stats(self, spider: Spider, reason: str) -> None:
         stats = self.crawler.stats
         pages, errors, skipped = self.counts(spider)
         blocked = stats.get_value(FIRST_BLOCKED_STAT) or next(iter(BLOCKED_HOSTS.values()), None)
@@ -160,6 +170,7 @@ class ProgressReport:
                     "first_error": getattr(spider, "first_error", None) or blocked,
                     "first_skip": getattr(spider, "first_skip", None),
                     "spider_error": self.spider_error,
+                    **feed_stats(self.crawler),
                 },
             },
         )

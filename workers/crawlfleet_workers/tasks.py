@@ -18,6 +18,7 @@ from crawlfleet_workers.app import app
 from crawlfleet_workers.bookkeeping import egg_cache, job_logs, job_store
 from crawlfleet_workers.config import worker_settings
 from crawlfleet_workers.eggs import EggMissingError, ProjectCode
+from crawlfleet_workers.feeds import check_feeds
 from crawlfleet_workers.supervisor import run_crawl
 
 RETRY_BACKOFF_SECONDS = 2
@@ -43,6 +44,9 @@ def crawl(self: Task[Any, Any], spec_json: dict[str, Any]) -> dict[str, Any]:
     def report(progress: Progress) -> None:
         store.set_progress(job_id, progress)
         self.update_state(state=JobState.PROGRESS, meta=progress.model_dump())
+        # The result backend is not what Flower watches: a task event of this name
+        # shows the crawl as PROGRESS there too, with the counts as the event's fields.
+        self.send_event("task-progress", **progress.model_dump())
 
     try:
         project = project_code(spec, record.tenant if record is not None else DEFAULT_TENANT)
@@ -50,6 +54,7 @@ def crawl(self: Task[Any, Any], spec_json: dict[str, Any]) -> dict[str, Any]:
         job_logs().append(job_id, [f"the job cannot run: {error}"])
         raise SpiderFailedError(str(error)) from None
     settings = worker_settings()
+    check_feeds(spec, settings)
     outcome = run_crawl(job_id, spec, settings, report, project)
     if outcome.failure is not None:
         raise SpiderFailedError(bounded_line(outcome.failure))

@@ -133,6 +133,17 @@ INVALID = {
     "project name with a slash": (project_job(project="my/books"), "spec.project"),
     "setting name with a dash": (project_job(settings={"NOT-A-NAME": "1"}), "spec.settings"),
     "setting value as a number": (project_job(settings={"DOWNLOAD_DELAY": 2}), "spec.settings.DOWNLOAD_DELAY"),
+    "callback to a file": (scrapejob(callbackUrl="file:///etc/passwd"), "spec.callbackUrl"),
+    "feed to a file": (scrapejob(feeds={"file:///tmp/items.jsonl": {"format": "jsonl"}}), "spec.feeds"),
+    "feed with credentials": (scrapejob(feeds={"s3://key:secret@bucket/x": {"format": "jsonl"}}), "spec.feeds"),
+    "feed format pickle": (
+        scrapejob(feeds={"s3://bucket/x": {"format": "pickle"}}),
+        "spec.feeds.s3://bucket/x.format",
+    ),
+    "feed loading code": (
+        scrapejob(feeds={"s3://bucket/x": {"format": "jsonl", "item_filter": "os.system"}}),
+        "spec.feeds.s3://bucket/x.item_filter",
+    ),
 }
 
 
