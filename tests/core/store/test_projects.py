@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
 
 from crawlfleet_core.model.projects import InstalledProject, ProjectSource, ProjectVersion
 from crawlfleet_core.settings import Settings
+from crawlfleet_core.store import keys
 from crawlfleet_core.store.projects import ProjectStore
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -28,6 +30,16 @@ def store(settings: Settings) -> ProjectStore:
 @pytest.fixture
 def tenant() -> str:
     return f"t-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def installed_name(store: ProjectStore) -> Iterator[str]:
+    """A name to announce as installed, withdrawn afterwards: every tenant's catalog
+    lists an installed project, and later tests read catalogs of their own tenants."""
+    name = f"installed-{uuid.uuid4().hex[:8]}"
+    yield name
+    store.client.delete(keys.installed_project(name))
+    store.client.srem(keys.installed_projects(), name)
 
 
 def test_versions_are_kept_per_tenant_with_their_eggs(store: ProjectStore, tenant: str) -> None:
@@ -63,9 +75,9 @@ def test_deleting_a_project_deletes_every_version(store: ProjectStore, tenant: s
 
 
 def test_an_installed_project_is_listed_for_every_tenant_unless_one_deployed_its_own(
-    store: ProjectStore, tenant: str
+    store: ProjectStore, tenant: str, installed_name: str
 ) -> None:
-    name = f"installed-{uuid.uuid4().hex[:8]}"
+    name = installed_name
     store.announce(
         name, InstalledProject(queue="q1", settings_module=f"{name}.settings", spiders=["a"], announced_at=T0)
     )
