@@ -17,11 +17,11 @@ import httpx
 import pytest
 
 from tests.harness.ports import free_port, wait_until
-from tests.harness.website import HeldWebsite, Website
+from tests.harness.website import QUOTES, HeldWebsite, Website
 
 REPO = Path(__file__).resolve().parents[2]
 README = REPO / "README.md"
-QUOTES = "https://quotes.toscrape.com/"
+QUOTES_SITE = "https://quotes.toscrape.com/"
 
 
 @dataclass
@@ -150,7 +150,8 @@ def test_the_dashboard_links_to_flower(dev_stack: DevStack) -> None:
 def test_the_readmes_curl_examples_work_against_make_dev(dev_stack: DevStack, tmp_path: Path) -> None:
     site = Website()
     try:
-        script = readme_block("## A job from start to items").replace(QUOTES, site.url("/page/0"))
+        # The example's item selector finds the quotes sandbox's markup on the local copy of it.
+        script = readme_block("## A job from start to items").replace(QUOTES_SITE, site.url("/quotes"))
         script = script.replace("http://127.0.0.1:8000", dev_stack.api)
         lines = [line.split(" #")[0] for line in script.splitlines() if line.strip() and not line.startswith("#")]
         first_command = "\n".join(lines[: lines.index("}'") + 1])
@@ -161,7 +162,7 @@ def test_the_readmes_curl_examples_work_against_make_dev(dev_stack: DevStack, tm
             ran = dev_stack.shell(line.replace("<id>", job_id[1]), cwd=tmp_path)
             assert ran.returncode == 0, (line, ran.stderr)
             assert ran.stdout or "-sOJ" in line, line
-        assert (tmp_path / f"{job_id[1]}-items.jsonl").read_text().count("\n") == 15
+        assert (tmp_path / f"{job_id[1]}-items.jsonl").read_text().count("\n") == len(QUOTES)
     finally:
         site.stop()
 
@@ -169,7 +170,7 @@ def test_the_readmes_curl_examples_work_against_make_dev(dev_stack: DevStack, tm
 def test_the_readmes_cli_examples_work_against_make_dev(dev_stack: DevStack, tmp_path: Path) -> None:
     site = Website()
     try:
-        script = readme_block("## The command line").replace(QUOTES, site.url("/page/0"))
+        script = readme_block("## The command line").replace(QUOTES_SITE, site.url("/page/0"))
         lines = [line.split(" #")[0].strip() for line in script.splitlines() if line.strip()]
         submitted = dev_stack.shell(lines[0], cwd=tmp_path)
         assert submitted.returncode == 0, submitted.stderr
