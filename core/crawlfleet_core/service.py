@@ -7,16 +7,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from celery import Celery
+from celery import Celery, states
 from celery.result import AsyncResult
 
 from crawlfleet_core.celery_app import CRAWL_TASK, create_celery_app
 from crawlfleet_core.clock import now
 from crawlfleet_core.model.jobs import JobSpec
 from crawlfleet_core.model.states import JobState
-from crawlfleet_core.model.status import JobRecord, JobStatus, job_status
+from crawlfleet_core.model.status import JobRecord, JobStatus, job_status, worker_lost
 from crawlfleet_core.settings import Settings
+from crawlfleet_core.store.connections import redis_client
 from crawlfleet_core.store.jobs import JobStore
+from crawlfleet_core.store.workers import UNNAMED_GRACE_SECONDS, WorkerHeartbeats
 
 # A crawl gets its own time limit plus this much to close cleanly before Celery's
 # soft limit, and as much again before the hard limit kills it.
@@ -42,11 +44,13 @@ class CancelConflictError(Exception):
 class JobService:
     app: Celery
     store: JobStore
+    workers: WorkerHeartbeats
     settings: Settings
 
     @classmethod
     def from_settings(cls, settings: Settings) -> JobService:
-        return cls(create_celery_app(settings), JobStore.from_settings(settings), settings)
+        broker = redis_client(settings.broker_url, settings.redis_sentinel_master, decode_responses=True)
+        return cls(create_celery_app(settings), JobStore.from_settings(settings), WorkerHeartbeats(broker), settings)
 
     def submit(self, spec: JobSpec, *, job_id: str | None = None, source: str = "api") -> str:
         """Record the job and publish its crawl task; the job id is the Celery task id.
@@ -81,7 +85,13 @@ class JobService:
         if record is None:
             return None
         result: AsyncResult[Any] = AsyncResult(job_id, app=self.app)
-        return job_status(record, result.state, result.info, result.date_done)
+        state = result.state
+        lost = (
+            record.worker is not None
+            and state not in states.READY_STATES
+            and worker_lost(record, self.workers.holds(record.worker, job_id), now(), UNNAMED_GRACE_SECONDS)
+        )
+        return job_status(record, state, result.info, result.date_done, lost_worker=lost)
 
     def cancel(self, job_id: str) -> JobStatus | None:
         """Revoke the job, terminating its crawl if one runs; None for an unknown id."""

@@ -14,6 +14,7 @@ from celery.worker.request import Request
 from crawlfleet_core.model.states import FINISHED_STATES
 from crawlfleet_core.settings import get_settings
 from crawlfleet_core.store.jobs import JobStore
+from crawlfleet_workers.activity import pod_name
 
 
 @cache
@@ -23,7 +24,7 @@ def job_store() -> JobStore:
 
 @signals.task_received.connect
 def _received(request: Request, **_: Any) -> None:
-    job_store().mark(request.id, "received_at")
+    job_store().mark(request.id, "received_at", worker=pod_name())
 
 
 @signals.task_prerun.connect

@@ -17,6 +17,7 @@ from crawlfleet_core.model.jobs import JobSpec
 from crawlfleet_core.model.status import TIMESTAMPS, ItemsPage, JobRecord, Progress
 from crawlfleet_core.settings import Settings
 from crawlfleet_core.store import keys
+from crawlfleet_core.store.connections import redis_client
 
 
 class JobStore:
@@ -28,7 +29,7 @@ class JobStore:
     @classmethod
     def from_settings(cls, settings: Settings) -> JobStore:
         """The job store the platform's settings name, with their TTL and items bound."""
-        client = redis.Redis.from_url(settings.job_store_url, decode_responses=True)
+        client = redis_client(settings.job_store_url, settings.redis_sentinel_master, decode_responses=True)
         return cls(client, settings.result_ttl_seconds, settings.items_max_per_job)
 
     def create(self, job_id: str, spec: JobSpec, source: str) -> bool:
@@ -45,13 +46,14 @@ class JobStore:
     def delete(self, job_id: str) -> None:
         self.client.delete(keys.job_record(job_id), keys.job_items(job_id))
 
-    def mark(self, job_id: str, event: str) -> None:
-        """Stamp `event` (one of TIMESTAMPS) with the current time, if the record exists."""
+    def mark(self, job_id: str, event: str, **details: str) -> None:
+        """Stamp `event` (one of TIMESTAMPS) with the current time, with `details`
+        (such as the `worker` that took the job), if the record exists."""
         if event not in TIMESTAMPS:
             raise ValueError(f"unknown job event {event!r}")
         key = keys.job_record(job_id)
         if self.client.exists(key):
-            self.client.hset(key, event, now().isoformat())
+            self.client.hset(key, mapping={event: now().isoformat(), **details})
 
     def set_progress(self, job_id: str, progress: Progress) -> None:
         self.client.hset(keys.job_record(job_id), "progress", progress.model_dump_json())
@@ -66,6 +68,7 @@ class JobStore:
             source=fields.get("source", "api"),
             submitted_at=datetime.fromisoformat(fields["submitted_at"]),
             progress=Progress.model_validate_json(fields.get("progress", "{}")),
+            worker=fields.get("worker"),
             **{name: datetime.fromisoformat(fields[name]) for name in TIMESTAMPS if name in fields},
         )
 

@@ -9,6 +9,12 @@ PREFIX = "crawlfleet"
 PRIORITY_SEPARATOR = "\x06\x16"
 PRIORITY_STEPS = tuple(range(10))
 
+# kombu.transport.redis.Channel.unacked_key / unacked_index_key: what kombu delivered
+# and no worker has acknowledged yet. Our Celery app sets no other names and no global
+# key prefix.
+UNACKED = "unacked"
+UNACKED_INDEX = "unacked_index"
+
 
 def job_record(job_id: str) -> str:
     return f"{PREFIX}:job:{job_id}"
@@ -23,8 +29,17 @@ def idempotency(key: str) -> str:
 
 
 def worker_activity_key(pod: str) -> str:
-    """Where the worker running in `pod` reports how many tasks it holds."""
+    """The heartbeat of the worker running in `pod`: the tasks it holds, with a short TTL."""
     return f"{PREFIX}:worker:{pod}:held"
+
+
+# Pods with a heartbeat, scored by when it runs out (Redis's clock), so that the
+# restore script finds every heartbeat without scanning the key space.
+WORKERS = f"{PREFIX}:workers"
+# Delivery tags of unacknowledged tasks that no heartbeat names, with when that was first seen.
+UNNAMED_TASKS = f"{PREFIX}:unnamed-tasks"
+# Held by whichever worker sweeps for tasks of dead workers, so that the fleet sweeps once per interval.
+RESTORE_LOCK = f"{PREFIX}:restore-lock"
 
 
 def queue_lists(queue: str) -> list[str]:

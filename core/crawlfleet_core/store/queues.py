@@ -35,16 +35,8 @@ import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from crawlfleet_core.store.keys import PRIORITY_STEPS, queue_lists, worker_activity_key
-
-# kombu.transport.redis.Channel.unacked_key / unacked_index_key: our Celery app sets no
-# other names and no global key prefix.
-UNACKED_KEY = "unacked"
-
-# Seconds a worker's report of the tasks it holds stays valid: three missed
-# reports (the worker writes every `ACTIVITY_REPORT_SECONDS`) and it is gone.
-ACTIVITY_REPORT_SECONDS = 2.0
-ACTIVITY_TTL_SECONDS = 7
+from crawlfleet_core.store.keys import PRIORITY_STEPS, UNACKED, queue_lists, worker_activity_key
+from crawlfleet_core.store.workers import heartbeat_tasks
 
 # KEYS: the unacked hash, then each queue's priority lists in `keys.queue_lists` order.
 # ARGV: the number of lists per queue, then the queue names. Returns waiting and in
@@ -151,16 +143,16 @@ class QueueGauge:
     async def depths(self, queues: Sequence[str]) -> dict[str, QueueDepth]:
         """Waiting and in-flight tasks of each of `queues`, atomically, in one round trip."""
         lists = [name for queue in queues for name in queue_lists(queue)]
-        counts = await self._measure(keys=[UNACKED_KEY, *lists], args=[len(PRIORITY_STEPS), *queues])
+        counts = await self._measure(keys=[UNACKED, *lists], args=[len(PRIORITY_STEPS), *queues])
         return {
             queue: QueueDepth(waiting=int(counts[2 * i]), in_flight=int(counts[2 * i + 1]))
             for i, queue in enumerate(queues)
         }
 
     async def held_tasks(self, pods: Sequence[str]) -> Mapping[str, int]:
-        """Tasks each pod's worker reported holding; a pod with no fresh report
-        (not started yet, hung, or gone) is absent."""
+        """Tasks each pod's worker names in its heartbeat; a pod with no fresh
+        heartbeat (not started yet, hung, or gone) is absent."""
         if not pods:
             return {}
         values = await self.client.mget([worker_activity_key(pod) for pod in pods])
-        return {pod: int(value) for pod, value in zip(pods, values, strict=True) if value is not None}
+        return {pod: len(heartbeat_tasks(value)) for pod, value in zip(pods, values, strict=True) if value is not None}
