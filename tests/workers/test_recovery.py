@@ -37,7 +37,8 @@ def site() -> Iterator[HeldChains]:
 def test_the_jobs_of_a_killed_worker_are_redelivered_within_30_s_and_all_finish(fleet: Fleet, site: HeldChains) -> None:
     """10 jobs on 2 workers, one worker's whole process group SIGKILLed mid-crawl: 10/10
     finish, the killed worker's are back in their queue within 30 s and read as RETRY
-    meanwhile, and the other worker's are never taken from it."""
+    meanwhile, the other worker's are never taken from it, and a client reading items
+    by cursor gets each item once."""
     loss = WorkerLoss.start(fleet, site, JOBS, PAGES)
     loss.kill_mid_crawl()
     assert len(loss.held) == JOBS // 2
@@ -55,6 +56,9 @@ def test_the_jobs_of_a_killed_worker_are_redelivered_within_30_s_and_all_finish(
         final = fleet.service.status(reader.job_id)
         assert final is not None and final.state is JobState.SUCCESS, final
         assert final.progress.pages == PAGES
+        assert final.progress.items == PAGES
     figures = loss.figures()
+    assert figures["duplicated items"] == 0, [reader.urls for reader in loss.readers if reader.duplicates]
+    assert [len(reader.urls) for reader in loss.readers] == [PAGES] * JOBS
     assert figures["live jobs run twice"] == 0
     assert (figures["finished"], figures["lost"]) == (JOBS, 0)

@@ -36,6 +36,8 @@ def scrapy_settings(spec: JobSpec, settings: Settings) -> dict[str, Any]:
         "DOWNLOAD_HANDLERS": {"file": None, "data": None, "s3": None, "ftp": None},
         "TWISTED_DNS_RESOLVER": "crawlfleet_workers.guards.PublicAddressResolver",
         "DOWNLOADER_MIDDLEWARES": {"crawlfleet_workers.guards.AddressGuardMiddleware": 50},
+        # Nearest the spider, so that it numbers items as the callback yields them.
+        "SPIDER_MIDDLEWARES": {"crawlfleet_workers.item_keys.ItemKeys": 1000},
         ALLOWED_NETWORKS_SETTING: settings.allowed_networks,
         "EXTENSIONS": {"crawlfleet_workers.reporting.ProgressReport": 0},
         "ITEM_PIPELINES": {"crawlfleet_workers.reporting.ItemStream": 1000},
@@ -59,6 +61,7 @@ COMPONENT_DICTS = (
     "EXTENSIONS_BASE",
     "ITEM_PIPELINES_BASE",
     "DOWNLOADER_MIDDLEWARES",
+    "SPIDER_MIDDLEWARES",
     "EXTENSIONS",
     "ITEM_PIPELINES",
 )

@@ -32,9 +32,6 @@ def crawl(self: Task[Any, Any], spec_json: dict[str, Any]) -> dict[str, Any]:
         # Cancelled while queued, possibly before this worker existed to hear the revoke.
         self.update_state(state=JobState.REVOKED)
         raise Ignore()
-    # A redelivered or retried job crawls again from the start; drop the items
-    # of the attempt that did not finish so none is counted twice.
-    store.clear_items(job_id)
 
     def report(progress: Progress) -> None:
         store.set_progress(job_id, progress)

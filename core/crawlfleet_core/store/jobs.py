@@ -2,7 +2,13 @@
 
 The result backend knows a task's state only once a worker touched it, and says
 PENDING for any id it never saw; the record (`JobRecord`) is what makes an unknown
-id a 404 and holds what Celery keeps nowhere."""
+id a 404 and holds what Celery keeps nowhere.
+
+Items are stored exactly once per job: each comes with a key that is the same on
+every run of the job's crawl (`crawlfleet_workers.item_keys`), and `APPEND_SCRIPT`
+adds an item to the stream only if its key is new to the job, atomically, so that a
+redelivered or retried run appends only what the runs before it did not store, and a
+client reading by cursor never gets an item twice."""
 
 from __future__ import annotations
 
@@ -19,12 +25,26 @@ from crawlfleet_core.settings import Settings
 from crawlfleet_core.store import keys
 from crawlfleet_core.store.connections import redis_client
 
+# KEYS: the job's stream, its set of item keys. ARGV: the stream's bound, the TTL, then
+# key and JSON of each item. Returns how many items the job has stored in all.
+APPEND_SCRIPT = """
+for i = 3, #ARGV, 2 do
+    if redis.call('SADD', KEYS[2], ARGV[i]) == 1 then
+        redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[1], '*', 'item', ARGV[i + 1], 'key', ARGV[i])
+    end
+end
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+return redis.call('SCARD', KEYS[2])
+"""
+
 
 class JobStore:
     def __init__(self, client: redis.Redis, ttl_seconds: int, items_max: int) -> None:
         self.client = client
         self.ttl_seconds = ttl_seconds
         self.items_max = items_max
+        self._append = client.register_script(APPEND_SCRIPT)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> JobStore:
@@ -44,7 +64,7 @@ class JobStore:
         return True
 
     def delete(self, job_id: str) -> None:
-        self.client.delete(keys.job_record(job_id), keys.job_items(job_id))
+        self.client.delete(keys.job_record(job_id), keys.job_items(job_id), keys.job_item_keys(job_id))
 
     def mark(self, job_id: str, event: str, **details: str) -> None:
         """Stamp `event` (one of TIMESTAMPS) with the current time, with `details`
@@ -72,19 +92,20 @@ class JobStore:
             **{name: datetime.fromisoformat(fields[name]) for name in TIMESTAMPS if name in fields},
         )
 
-    def clear_items(self, job_id: str) -> None:
-        self.client.delete(keys.job_items(job_id))
+    def append_items(self, job_id: str, items: list[tuple[str, dict[str, Any]]]) -> int:
+        """Add each (key, item) whose key the job has not stored yet to its stream, which
+        is bounded in length and kept as long as the record; how many it holds in all.
 
-    def append_items(self, job_id: str, items: list[dict[str, Any]]) -> None:
-        """Add items to the job's stream, bounded in length and kept as long as the record."""
-        key = keys.job_items(job_id)
-        pipe = self.client.pipeline(transaction=False)
-        for item in items:
-            # An exact MAXLEN: the approximate one trims only whole stream nodes (100
-            # entries by default), so a job could keep up to that many beyond its bound.
-            pipe.xadd(key, {"item": json.dumps(item, ensure_ascii=False)}, maxlen=self.items_max, approximate=False)
-        pipe.expire(key, self.ttl_seconds)
-        pipe.execute()
+        The bound is exact: an approximate MAXLEN trims only whole stream nodes (100
+        entries by default), so a job could keep up to that many beyond it."""
+        args: list[str | int] = [self.items_max, self.ttl_seconds]
+        for key, item in items:
+            args += [key, json.dumps(item, ensure_ascii=False)]
+        return int(self._append(keys=[keys.job_items(job_id), keys.job_item_keys(job_id)], args=args))
+
+    def items_stored(self, job_id: str) -> int:
+        """How many distinct items the job's runs have stored, trimmed ones included."""
+        return int(self.client.scard(keys.job_item_keys(job_id)))
 
     def read_items(self, job_id: str, cursor: str | None, limit: int) -> ItemsPage:
         """Up to `limit` items after `cursor`."""

@@ -24,6 +24,11 @@ def job_items(job_id: str) -> str:
     return f"{PREFIX}:items:{job_id}"
 
 
+def job_item_keys(job_id: str) -> str:
+    """The keys of the items stored in the job's stream, each kept once."""
+    return f"{PREFIX}:item-keys:{job_id}"
+
+
 def idempotency(key: str) -> str:
     return f"{PREFIX}:idempotency:{key}"
 
