@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from importlib.metadata import version
 from typing import Annotated
 
+import anyio
 import redis
 import typer
 import uvicorn
@@ -15,11 +16,11 @@ from fastapi import FastAPI
 
 from crawlfleet_api.body_limit import BodyLimitMiddleware
 from crawlfleet_api.config import ApiSettings
-from crawlfleet_api.errors import install_error_handlers
+from crawlfleet_api.errors import UNAVAILABLE_ERRORS, install_error_handlers
 from crawlfleet_api.idempotency import IdempotencyKeys
 from crawlfleet_api.metrics import ApiMetrics, MetricsMiddleware
 from crawlfleet_api.routes import health, jobs, metrics
-from crawlfleet_core.service import JobService
+from crawlfleet_core.service import STRANDED_SWEEP_SECONDS, JobService
 
 logger = logging.getLogger("crawlfleet_api")
 
@@ -31,6 +32,23 @@ Submit Scrapy crawls as background jobs, follow their state and progress, read t
 
 Every `/v1` route needs `Authorization: Bearer <token>` when `CRAWLFLEET_API_TOKENS` is set.
 """
+
+
+async def publish_stranded_jobs(service: JobService) -> None:
+    """Publish, every few seconds, the jobs whose submitter (this process or another)
+    died between recording and publishing them, so that no 202 stays unqueued."""
+    while True:
+        try:
+            published = await anyio.to_thread.run_sync(service.publish_stranded)
+        except UNAVAILABLE_ERRORS as error:
+            logger.warning("cannot look for unpublished jobs: %r", error)
+        except Exception:
+            # The sweep must outlive whatever one round of it met.
+            logger.exception("looking for unpublished jobs failed")
+        else:
+            for job_id in published:
+                logger.warning("published job %s, which its submitter recorded but did not publish", job_id)
+        await anyio.sleep(STRANDED_SWEEP_SECONDS)
 
 
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
@@ -51,7 +69,10 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if not settings.api_tokens:
             logger.warning("CRAWLFLEET_API_TOKENS is empty: the API accepts requests from anyone who can reach it")
-        yield
+        async with anyio.create_task_group() as background:
+            background.start_soon(publish_stranded_jobs, service)
+            yield
+            background.cancel_scope.cancel()
         for client in redis_probes.values():
             client.close()
         service.store.client.close()

@@ -48,6 +48,7 @@ def broker_heartbeats() -> WorkerHeartbeats:
     client = redis_client(
         settings.broker_url,
         settings.redis_sentinel_master,
+        decode_responses=True,
         socket_timeout=REDIS_TIMEOUT_SECONDS,
         socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
     )

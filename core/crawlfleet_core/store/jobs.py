@@ -4,6 +4,12 @@ The result backend knows a task's state only once a worker touched it, and says
 PENDING for any id it never saw; the record (`JobRecord`) is what makes an unknown
 id a 404 and holds what Celery keeps nowhere.
 
+A record is written together with an entry in the index of unpublished jobs and the
+submitter's claim to publish it (`CREATE_SCRIPT`), and leaves the index when its task
+is in the broker (`PUBLISHED_SCRIPT`): a submitter that dies between the two leaves
+a job that the index names and whose claim runs out, for another publisher to finish
+(`JobService.publish_stranded`).
+
 Items are stored exactly once per job: each comes with a key that is the same on
 every run of the job's crawl (`crawlfleet_workers.item_keys`), and `APPEND_SCRIPT`
 adds an item to the stream only if its key is new to the job, atomically, so that a
@@ -39,12 +45,45 @@ return redis.call('SCARD', KEYS[2])
 """
 
 
+# KEYS: the record, the index of unpublished jobs, the publishing claim. ARGV: the job
+# id, submission time (ISO, then seconds), spec, source, TTL, claim, claim milliseconds.
+CREATE_SCRIPT = """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+    return 0
+end
+redis.call('HSET', KEYS[1], 'submitted_at', ARGV[2], 'spec', ARGV[4], 'source', ARGV[5])
+redis.call('EXPIRE', KEYS[1], ARGV[6])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+redis.call('SET', KEYS[3], ARGV[7], 'PX', ARGV[8])
+return 1
+"""
+
+# KEYS: the record, the index of unpublished jobs, the publishing claim. ARGV: the job id, the time.
+PUBLISHED_SCRIPT = """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+    redis.call('HSET', KEYS[1], 'published_at', ARGV[2])
+end
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('DEL', KEYS[3])
+"""
+
+# KEYS: the publishing claim. ARGV: the claim. Lets go of a claim only if it is still ours.
+RELEASE_SCRIPT = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+    redis.call('DEL', KEYS[1])
+end
+"""
+
+
 class JobStore:
     def __init__(self, client: redis.Redis, ttl_seconds: int, items_max: int) -> None:
         self.client = client
         self.ttl_seconds = ttl_seconds
         self.items_max = items_max
         self._append = client.register_script(APPEND_SCRIPT)
+        self._create = client.register_script(CREATE_SCRIPT)
+        self._published = client.register_script(PUBLISHED_SCRIPT)
+        self._release = client.register_script(RELEASE_SCRIPT)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> JobStore:
@@ -52,19 +91,55 @@ class JobStore:
         client = redis_client(settings.job_store_url, settings.redis_sentinel_master, decode_responses=True)
         return cls(client, settings.result_ttl_seconds, settings.items_max_per_job)
 
-    def create(self, job_id: str, spec: JobSpec, source: str) -> bool:
-        """Write a new record; False when the id already has one (a repeated submission)."""
-        key = keys.job_record(job_id)
-        if not self.client.hsetnx(key, "submitted_at", now().isoformat()):
-            return False
-        pipe = self.client.pipeline()
-        pipe.hset(key, mapping={"spec": spec.model_dump_json(by_alias=True), "source": source})
-        pipe.expire(key, self.ttl_seconds)
-        pipe.execute()
-        return True
+    def create(self, job_id: str, spec: JobSpec, source: str, claim: str, claim_seconds: float) -> bool:
+        """Write a new record, list it as unpublished and hold `claim` to publish it for
+        `claim_seconds`; False when the id already has a record (a repeated submission)."""
+        moment = now()
+        created = self._create(
+            keys=[keys.job_record(job_id), keys.UNPUBLISHED_JOBS, keys.publishing_claim(job_id)],
+            args=[
+                job_id,
+                moment.isoformat(),
+                moment.timestamp(),
+                spec.model_dump_json(by_alias=True),
+                source,
+                self.ttl_seconds,
+                claim,
+                round(claim_seconds * 1000),
+            ],
+        )
+        return bool(created)
+
+    def claim_publishing(self, job_id: str, claim: str, claim_seconds: float) -> bool:
+        """Take the job's publishing claim for `claim_seconds`, unless someone holds it."""
+        return bool(self.client.set(keys.publishing_claim(job_id), claim, nx=True, px=round(claim_seconds * 1000)))
+
+    def release_claim(self, job_id: str, claim: str) -> None:
+        self._release(keys=[keys.publishing_claim(job_id)], args=[claim])
+
+    def published(self, job_id: str) -> None:
+        """The job's task is in the broker: stamp it, and drop it from the unpublished jobs and its claim."""
+        self._published(
+            keys=[keys.job_record(job_id), keys.UNPUBLISHED_JOBS, keys.publishing_claim(job_id)],
+            args=[job_id, now().isoformat()],
+        )
+
+    def unpublished(self, older_than_seconds: float) -> list[str]:
+        """Jobs recorded at least `older_than_seconds` ago and not published yet."""
+        latest = now().timestamp() - older_than_seconds
+        return list(self.client.zrangebyscore(keys.UNPUBLISHED_JOBS, "-inf", latest))
 
     def delete(self, job_id: str) -> None:
-        self.client.delete(keys.job_record(job_id), keys.job_items(job_id), keys.job_item_keys(job_id))
+        """Remove what a submission whose publish failed wrote."""
+        pipe = self.client.pipeline()
+        pipe.delete(
+            keys.job_record(job_id),
+            keys.job_items(job_id),
+            keys.job_item_keys(job_id),
+            keys.publishing_claim(job_id),
+        )
+        pipe.zrem(keys.UNPUBLISHED_JOBS, job_id)
+        pipe.execute()
 
     def mark(self, job_id: str, event: str, **details: str) -> None:
         """Stamp `event` (one of TIMESTAMPS) with the current time, with `details`

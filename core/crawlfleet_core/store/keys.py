@@ -24,6 +24,16 @@ def job_items(job_id: str) -> str:
     return f"{PREFIX}:items:{job_id}"
 
 
+# Jobs recorded and not yet published, scored by when they were submitted, so that a
+# sweep finds the job of a submitter that died between the two.
+UNPUBLISHED_JOBS = f"{PREFIX}:unpublished"
+
+
+def publishing_claim(job_id: str) -> str:
+    """Held, with a TTL, by whoever is publishing the job's task, so that two never both do."""
+    return f"{PREFIX}:publishing:{job_id}"
+
+
 def job_item_keys(job_id: str) -> str:
     """The keys of the items stored in the job's stream, each kept once."""
     return f"{PREFIX}:item-keys:{job_id}"

@@ -31,6 +31,7 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import redis
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -87,6 +88,28 @@ class QueueDepth:
     @property
     def work(self) -> int:
         return self.waiting + self.in_flight
+
+
+# Messages read per round trip when looking for one task, so that a long queue never
+# blocks Redis for long.
+SEARCH_PAGE = 500
+
+
+def task_in_broker(client: redis.Redis, queue: str, task_id: str) -> bool:
+    """Whether the task waits in `queue` or a worker holds it (`client` decodes responses).
+
+    Read page by page rather than in one script, and the lists before the unacked
+    hash: a worker moves a message from a list to the hash, never back, so a task
+    taken while it is being looked for is found in the hash. Costs a pass over the
+    queue, for the rare job whose submitter died after publishing and before saying so."""
+    needle = f'"id": "{task_id}"'
+    for name in queue_lists(queue):
+        start = 0
+        while page := client.lrange(name, start, start + SEARCH_PAGE - 1):
+            if any(needle in message for message in page):
+                return True
+            start += SEARCH_PAGE
+    return any(needle in entry for _, entry in client.hscan_iter(UNACKED, count=SEARCH_PAGE))
 
 
 def broker_client(url: str, timeout_seconds: float = 2.0) -> aioredis.Redis:

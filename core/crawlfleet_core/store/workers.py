@@ -119,13 +119,14 @@ def heartbeat_json(tasks: Mapping[str, str]) -> str:
     return json.dumps({"tasks": dict(tasks)})
 
 
-def heartbeat_tasks(heartbeat: str | bytes | None) -> dict[str, str]:
+def heartbeat_tasks(heartbeat: str | None) -> dict[str, str]:
     """The tasks a heartbeat names, delivery tag -> task id; none for a missing one."""
     return dict(json.loads(heartbeat)["tasks"]) if heartbeat else {}
 
 
 class WorkerHeartbeats:
-    """Heartbeats of the workers of one broker, and the sweep for tasks whose worker stopped."""
+    """Heartbeats of the workers of one broker, and the sweep for tasks whose worker
+    stopped; `client` decodes responses."""
 
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
@@ -161,8 +162,4 @@ class WorkerHeartbeats:
         )
         if restored is None:
             return None
-        return [RestoredTask(_text(task_id), _text(queue)) for task_id, queue in restored]
-
-
-def _text(value: str | bytes) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+        return [RestoredTask(task_id, queue) for task_id, queue in restored]
