@@ -9,7 +9,6 @@ from importlib.metadata import version
 from typing import Annotated
 
 import anyio
-import redis
 import typer
 import uvicorn
 from fastapi import FastAPI
@@ -21,6 +20,7 @@ from crawlfleet_api.idempotency import IdempotencyKeys
 from crawlfleet_api.metrics import ApiMetrics, MetricsMiddleware
 from crawlfleet_api.routes import health, jobs, metrics
 from crawlfleet_core.service import STRANDED_SWEEP_SECONDS, JobService
+from crawlfleet_core.store.connections import redis_client
 
 logger = logging.getLogger("crawlfleet_api")
 
@@ -55,14 +55,13 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     settings = settings or ApiSettings()
     service = JobService.from_settings(settings)
     redis_probes = {
-        name: redis.Redis.from_url(
-            url, socket_connect_timeout=PROBE_TIMEOUT_SECONDS, socket_timeout=PROBE_TIMEOUT_SECONDS
+        name: redis_client(
+            url,
+            settings.redis_sentinel_master,
+            socket_connect_timeout=PROBE_TIMEOUT_SECONDS,
+            socket_timeout=PROBE_TIMEOUT_SECONDS,
         )
-        for name, url in (
-            ("broker", settings.broker_url),
-            ("resultBackend", settings.result_backend),
-            ("jobStore", settings.job_store_url),
-        )
+        for name, url in settings.redis_urls().items()
     }
 
     @asynccontextmanager

@@ -42,6 +42,12 @@ class Settings(BaseSettings):
         description="Name of the Redis primary the sentinels watch (their `monitor` name); needed when a Redis URL"
         " is a sentinel:// one.",
     )
+    redis_outage_seconds: int = Field(
+        60,
+        ge=0,
+        description="How long a worker retries Redis (a Sentinel failover, a restart) before a write of a job's"
+        " result, record or items fails; longer than the sentinels' down-after-milliseconds plus a failover.",
+    )
     result_ttl_seconds: int = Field(
         7 * 24 * 3600, ge=60, description="How long job states, records and items are kept after submission."
     )

@@ -34,7 +34,8 @@ WORKERPOOLS = (GROUP, VERSION, cluster.WORKERPOOLS)
 @kopf.on.startup()
 async def connect_broker(memo: kopf.Memo, **_: Any) -> None:
     """One gauge for every pool: they share its connection pool and its loaded script."""
-    memo.gauge = QueueGauge(broker_client(get_settings().broker_url))
+    settings = get_settings()
+    memo.gauge = QueueGauge(broker_client(settings.broker_url, settings.redis_sentinel_master))
 
 
 @kopf.on.cleanup()

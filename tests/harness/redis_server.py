@@ -12,7 +12,8 @@ from tests.harness.ports import free_port, wait_until
 class RedisServer:
     """A real redis-server on a free loopback port, data in a temporary directory."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *options: str) -> None:
+        """`options` are more of redis-server's command-line options, such as `--replicaof`."""
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is not installed; `make test` installs it (apt-get install redis-server)")
@@ -34,6 +35,7 @@ class RedisServer:
                 str(directory),
                 "--databases",
                 "16",
+                *options,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.STDOUT,

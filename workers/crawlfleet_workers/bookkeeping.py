@@ -12,14 +12,21 @@ from celery import signals
 from celery.worker.request import Request
 
 from crawlfleet_core.model.states import FINISHED_STATES
-from crawlfleet_core.settings import get_settings
+from crawlfleet_core.settings import Settings, get_settings
+from crawlfleet_core.store.connections import outage_retry
 from crawlfleet_core.store.jobs import JobStore
 from crawlfleet_workers.activity import pod_name
 
 
+def patient_job_store(settings: Settings) -> JobStore:
+    """The job store as a worker and its crawls write it: outlasting a Redis outage as
+    long as `CRAWLFLEET_REDIS_OUTAGE_SECONDS`, so that a failover loses no stamp or item."""
+    return JobStore.from_settings(settings, retry=outage_retry(settings.redis_outage_seconds))
+
+
 @cache
 def job_store() -> JobStore:
-    return JobStore.from_settings(get_settings())
+    return patient_job_store(get_settings())
 
 
 @signals.task_received.connect

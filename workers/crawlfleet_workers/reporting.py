@@ -14,6 +14,7 @@ from twisted.internet.task import LoopingCall
 
 from crawlfleet_core.model.status import Progress
 from crawlfleet_core.store.jobs import JobStore
+from crawlfleet_workers.bookkeeping import patient_job_store
 from crawlfleet_workers.item_keys import ItemKeys, content_key
 from crawlfleet_workers.spider import JobSpider
 from crawlfleet_workers.supervisor import send_report
@@ -46,7 +47,7 @@ class ItemStream:
     @classmethod
     def from_crawler(cls, crawler: Any) -> ItemStream:
         settings = crawler.settings
-        pipeline = cls(JobStore.from_settings(settings[PLATFORM_SETTING]), settings[JOB_ID_SETTING], crawler)
+        pipeline = cls(patient_job_store(settings[PLATFORM_SETTING]), settings[JOB_ID_SETTING], crawler)
         crawler.signals.connect(pipeline.flush, signal=progress_due)
         return pipeline
 

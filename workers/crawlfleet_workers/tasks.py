@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -14,11 +15,14 @@ from crawlfleet_core.model.jobs import JobSpec
 from crawlfleet_core.model.states import JobState
 from crawlfleet_core.model.status import Progress
 from crawlfleet_core.settings import get_settings
+from crawlfleet_core.store.connections import OUTAGE_ERRORS
 from crawlfleet_workers.app import app
 from crawlfleet_workers.bookkeeping import job_store
 from crawlfleet_workers.supervisor import run_crawl
 
 RETRY_BACKOFF_SECONDS = 2
+
+log = logging.getLogger(__name__)
 
 
 @app.task(name=CRAWL_TASK, bind=True)
@@ -34,8 +38,12 @@ def crawl(self: Task[Any, Any], spec_json: dict[str, Any]) -> dict[str, Any]:
         raise Ignore()
 
     def report(progress: Progress) -> None:
-        store.set_progress(job_id, progress)
-        self.update_state(state=JobState.PROGRESS, meta=progress.model_dump())
+        try:
+            store.set_progress(job_id, progress)
+            self.update_state(state=JobState.PROGRESS, meta=progress.model_dump())
+        except OUTAGE_ERRORS as error:
+            # The next report comes within a second; a Redis outage (a failover) must not end the crawl.
+            log.warning("cannot report the progress of job %s: %s", job_id, error)
 
     outcome = run_crawl(job_id, spec, get_settings(), report)
     if outcome.stats is None:

@@ -13,16 +13,37 @@ setting `CRAWLFLEET_REDIS_SENTINEL_MASTER`."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from urllib.parse import unquote, urlsplit
 
 import redis
 import redis.asyncio as aioredis
 from redis.asyncio.sentinel import Sentinel as AsyncSentinel
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 from redis.sentinel import Sentinel
 
 SENTINEL_SCHEME = "sentinel"
 SENTINEL_PORT = 26379
+
+# What a client raises while Redis cannot be reached, a failover included; anything
+# else (a ResponseError, say) is a bug, not an outage.
+OUTAGE_ERRORS: tuple[type[Exception], ...] = (redis.ConnectionError, redis.TimeoutError)
+
+
+# Between retries while riding out an outage: 0.1 s, 0.2 s, ... up to this.
+OUTAGE_BACKOFF_CAP_SECONDS = 2.0
+
+
+def outage_retry(seconds: float) -> Retry:
+    """A redis-py retry policy that goes on for about `seconds` while Redis cannot be
+    reached, for clients that must outlast a failover rather than fail fast."""
+    backoff = ExponentialBackoff(cap=OUTAGE_BACKOFF_CAP_SECONDS, base=0.05)
+    retries, waited = 0, 0.0
+    while waited < seconds:
+        retries += 1
+        waited += backoff.compute(retries)
+    return Retry(backoff, retries)
 
 
 def is_sentinel_url(url: str) -> bool:
@@ -64,21 +85,44 @@ def _sentinel_options(options: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in options.items() if name.startswith("socket_")}
 
 
+# redis-py's classes are read as untyped (see pyproject.toml), hence the ignores.
+class SentinelManagedRedis(redis.Redis):  # type: ignore[misc]
+    """A client of the primary that closes its connections to the sentinels with its own."""
+
+    def close(self) -> None:
+        super().close()
+        for sentinel in self.connection_pool.sentinel_manager.sentinels:
+            sentinel.close()
+
+
+class AsyncSentinelManagedRedis(aioredis.Redis):  # type: ignore[misc]
+    """The asyncio twin of `SentinelManagedRedis`."""
+
+    async def aclose(self, close_connection_pool: bool | None = None) -> None:
+        await super().aclose(close_connection_pool)
+        for sentinel in self.connection_pool.sentinel_manager.sentinels:
+            await sentinel.aclose()
+
+
 def redis_client(url: str, sentinel_master: str, **options: Any) -> redis.Redis:
     """A client of the Redis `url` names; `options` are redis-py's connection options."""
     if not is_sentinel_url(url):
-        client: redis.Redis = redis.Redis.from_url(url, **options)
-        return client
+        return cast(redis.Redis, redis.Redis.from_url(url, **options))
     address = SentinelAddress.parse(url)
     sentinel = Sentinel(address.sentinels, sentinel_kwargs=_sentinel_options(options))
-    return sentinel.master_for(sentinel_master, **address.client_options(options))
+    return cast(
+        redis.Redis,
+        sentinel.master_for(sentinel_master, redis_class=SentinelManagedRedis, **address.client_options(options)),
+    )
 
 
 def async_redis_client(url: str, sentinel_master: str, **options: Any) -> aioredis.Redis:
     """The asyncio twin of `redis_client`."""
     if not is_sentinel_url(url):
-        client: aioredis.Redis = aioredis.Redis.from_url(url, **options)
-        return client
+        return cast(aioredis.Redis, aioredis.Redis.from_url(url, **options))
     address = SentinelAddress.parse(url)
     sentinel = AsyncSentinel(address.sentinels, sentinel_kwargs=_sentinel_options(options))
-    return sentinel.master_for(sentinel_master, **address.client_options(options))
+    return cast(
+        aioredis.Redis,
+        sentinel.master_for(sentinel_master, redis_class=AsyncSentinelManagedRedis, **address.client_options(options)),
+    )

@@ -86,9 +86,10 @@ class JobStore:
         self._release = client.register_script(RELEASE_SCRIPT)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> JobStore:
-        """The job store the platform's settings name, with their TTL and items bound."""
-        client = redis_client(settings.job_store_url, settings.redis_sentinel_master, decode_responses=True)
+    def from_settings(cls, settings: Settings, **options: Any) -> JobStore:
+        """The job store the platform's settings name, with their TTL and items bound;
+        `options` are more of redis-py's client options (a retry policy, say)."""
+        client = redis_client(settings.job_store_url, settings.redis_sentinel_master, decode_responses=True, **options)
         return cls(client, settings.result_ttl_seconds, settings.items_max_per_job)
 
     def create(self, job_id: str, spec: JobSpec, source: str, claim: str, claim_seconds: float) -> bool:

@@ -36,6 +36,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from crawlfleet_core.store.connections import async_redis_client
 from crawlfleet_core.store.keys import PRIORITY_STEPS, UNACKED, queue_lists, worker_activity_key
 from crawlfleet_core.store.workers import heartbeat_tasks
 
@@ -112,17 +113,17 @@ def task_in_broker(client: redis.Redis, queue: str, task_id: str) -> bool:
     return any(needle in entry for _, entry in client.hscan_iter(UNACKED, count=SEARCH_PAGE))
 
 
-def broker_client(url: str, timeout_seconds: float = 2.0) -> aioredis.Redis:
+def broker_client(url: str, sentinel_master: str, timeout_seconds: float = 2.0) -> aioredis.Redis:
     """A client that fails fast: an autoscaler must notice an unreachable broker
     within one poll, not retry for tens of seconds while a fleet goes unmanaged."""
-    client: aioredis.Redis = aioredis.Redis.from_url(
+    return async_redis_client(
         url,
+        sentinel_master,
         socket_timeout=timeout_seconds,
         socket_connect_timeout=timeout_seconds,
         retry=Retry(NoBackoff(), 1),
         decode_responses=True,
     )
-    return client
 
 
 class QueueGauge:
