@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bench import autoscale, first_request
+from bench import autoscale, first_request, recovery
 
-for benchmark in (first_request, autoscale):
+for benchmark in (first_request, autoscale, recovery):
     print(f"\n== {benchmark.__name__}")
     benchmark.main()

@@ -65,6 +65,24 @@ class Fleet:
         self.redis.stop()
 
 
+@dataclass(frozen=True)
+class Figures:
+    """What a user counts after the loss."""
+
+    submitted: int
+    finished: int
+    """Jobs that ended in SUCCESS."""
+    lost: int
+    """Jobs without a record, or not finished."""
+    killed_workers_jobs: int
+    duplicated_items: int
+    """Items that a client reading by cursor got a second time, over every job."""
+    live_jobs_run_twice: int
+    """Jobs of the worker that lived whose crawl started more than once."""
+    redelivery_seconds: list[float]
+    """From the kill until each of the killed worker's jobs was back in its queue or taken again."""
+
+
 @dataclass
 class WorkerLoss:
     fleet: Fleet
@@ -140,18 +158,17 @@ class WorkerLoss:
         self.read_items()
         return all(status.state.finished for job_id in self.jobs if (status := self.fleet.service.status(job_id)))
 
-    def figures(self) -> dict[str, object]:
-        """What a user counts: jobs submitted, finished, lost, items duplicated, seconds to redelivery."""
+    def figures(self) -> Figures:
         self.read_items()
         states = [status.state if (status := self.fleet.service.status(job_id)) else None for job_id in self.jobs]
-        return {
-            "submitted": len(self.jobs),
-            "finished": sum(state is JobState.SUCCESS for state in states),
-            "lost": sum(state is None or not state.finished for state in states),
-            "killed worker's jobs": len(self.held),
-            "duplicated items": sum(reader.duplicates for reader in self.readers),
-            "live jobs run twice": sum(
+        return Figures(
+            submitted=len(self.jobs),
+            finished=sum(state is JobState.SUCCESS for state in states),
+            lost=sum(state is None or not state.finished for state in states),
+            killed_workers_jobs=len(self.held),
+            duplicated_items=sum(reader.duplicates for reader in self.readers),
+            live_jobs_run_twice=sum(
                 self.site.runs(n) > 1 for n, job_id in enumerate(self.jobs) if job_id not in self.held
             ),
-            "seconds to redelivery": sorted(round(seconds, 1) for seconds in self.redelivered.values()),
-        }
+            redelivery_seconds=sorted(self.redelivered.values()),
+        )

@@ -58,7 +58,7 @@ def test_the_jobs_of_a_killed_worker_are_redelivered_within_30_s_and_all_finish(
         assert final.progress.pages == PAGES
         assert final.progress.items == PAGES
     figures = loss.figures()
-    assert figures["duplicated items"] == 0, [reader.urls for reader in loss.readers if reader.duplicates]
+    assert figures.duplicated_items == 0, [reader.urls for reader in loss.readers if reader.duplicates]
     assert [len(reader.urls) for reader in loss.readers] == [PAGES] * JOBS
-    assert figures["live jobs run twice"] == 0
-    assert (figures["finished"], figures["lost"]) == (JOBS, 0)
+    assert figures.live_jobs_run_twice == 0
+    assert (figures.finished, figures.lost) == (JOBS, 0)
