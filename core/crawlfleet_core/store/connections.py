@@ -106,23 +106,24 @@ class AsyncSentinelManagedRedis(aioredis.Redis):  # type: ignore[misc]
 
 def redis_client(url: str, sentinel_master: str, **options: Any) -> redis.Redis:
     """A client of the Redis `url` names; `options` are redis-py's connection options."""
-    if not is_sentinel_url(url):
-        return cast(redis.Redis, redis.Redis.from_url(url, **options))
-    address = SentinelAddress.parse(url)
-    sentinel = Sentinel(address.sentinels, sentinel_kwargs=_sentinel_options(options))
-    return cast(
-        redis.Redis,
-        sentinel.master_for(sentinel_master, redis_class=SentinelManagedRedis, **address.client_options(options)),
-    )
+    return cast(redis.Redis, _client(url, sentinel_master, options, redis.Redis, Sentinel, SentinelManagedRedis))
 
 
 def async_redis_client(url: str, sentinel_master: str, **options: Any) -> aioredis.Redis:
     """The asyncio twin of `redis_client`."""
-    if not is_sentinel_url(url):
-        return cast(aioredis.Redis, aioredis.Redis.from_url(url, **options))
-    address = SentinelAddress.parse(url)
-    sentinel = AsyncSentinel(address.sentinels, sentinel_kwargs=_sentinel_options(options))
     return cast(
         aioredis.Redis,
-        sentinel.master_for(sentinel_master, redis_class=AsyncSentinelManagedRedis, **address.client_options(options)),
+        _client(url, sentinel_master, options, aioredis.Redis, AsyncSentinel, AsyncSentinelManagedRedis),
     )
+
+
+def _client(
+    url: str, sentinel_master: str, options: dict[str, Any], plain: Any, sentinel_class: Any, managed: Any
+) -> Any:
+    """A client of redis-py's sync or asyncio flavour, whose classes are passed in:
+    the two mirror each other, so one function serves both."""
+    if not is_sentinel_url(url):
+        return plain.from_url(url, **options)
+    address = SentinelAddress.parse(url)
+    sentinel = sentinel_class(address.sentinels, sentinel_kwargs=_sentinel_options(options))
+    return sentinel.master_for(sentinel_master, redis_class=managed, **address.client_options(options))
