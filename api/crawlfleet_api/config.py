@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, PrivateAttr, model_validator
 
+from crawlfleet_api.tokens import ApiToken
 from crawlfleet_core.settings import CommaSeparatedStrings, Settings
 
 MEBIBYTE = 1024 * 1024
@@ -16,7 +17,10 @@ class ApiSettings(Settings):
     api_tokens: CommaSeparatedStrings = Field(
         default_factory=list,
         repr=False,
-        description="Comma-separated bearer tokens accepted on /v1 routes; empty turns authentication off.",
+        description=(
+            "Comma-separated bearer tokens, each `token`, `tenant:token` or `tenant:token:role+role` "
+            "(roles: submit, deploy, admin); empty turns authentication off."
+        ),
     )
     max_body_bytes: int = Field(
         MEBIBYTE, ge=1, description="Largest request body accepted, in bytes; a larger one is answered 413."
@@ -24,3 +28,18 @@ class ApiSettings(Settings):
     events_poll_seconds: float = Field(
         0.5, gt=0, le=10, description="How often a job's event stream looks for a change of its status."
     )
+
+    _tokens: list[ApiToken] = PrivateAttr(default_factory=list)
+
+    @model_validator(mode="after")
+    def _tokens_parse(self) -> ApiSettings:
+        try:
+            self._tokens = [ApiToken.parse(entry) for entry in self.api_tokens]
+        except ValueError as error:
+            raise ValueError(f"CRAWLFLEET_API_TOKENS: {error}") from None
+        return self
+
+    @property
+    def tokens(self) -> list[ApiToken]:
+        """The parsed tokens; empty when authentication is off."""
+        return self._tokens

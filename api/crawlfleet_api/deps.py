@@ -3,8 +3,7 @@ service the app was built with, and the caller a bearer token identifies."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+from collections.abc import Callable
 from typing import Annotated, cast
 
 from fastapi import Depends, HTTPException, Request, status
@@ -13,11 +12,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from crawlfleet_api.config import ApiSettings
 from crawlfleet_api.idempotency import IdempotencyKeys
 from crawlfleet_api.metrics import ApiMetrics
+from crawlfleet_api.tokens import ANONYMOUS, Caller, Role, identify
 from crawlfleet_core.service import JobService
-
-# Without tokens configured every caller is this one, so idempotency keys still
-# have a scope to live in.
-ANONYMOUS = "anonymous"
 
 
 def _settings(request: Request) -> ApiSettings:
@@ -48,9 +44,9 @@ bearer = HTTPBearer(auto_error=False, description="One of the tokens in CRAWLFLE
 
 def authenticate(
     settings: SettingsDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-) -> str:
-    """The caller's identity: a digest of its token, never the token itself."""
-    if not settings.api_tokens:
+) -> Caller:
+    """The caller a bearer token speaks for; everyone is ANONYMOUS while tokens are off."""
+    if not settings.tokens:
         return ANONYMOUS
     if credentials is None:
         raise HTTPException(
@@ -58,17 +54,27 @@ def authenticate(
             "authentication required: send the header 'Authorization: Bearer <token>'",
             headers={"WWW-Authenticate": 'Bearer realm="crawlfleet"'},
         )
-    presented = credentials.credentials.encode()
-    # Every token is compared, in constant time each, so the answer's timing
-    # tells neither which token nearly matched nor how much of it.
-    matches = [hmac.compare_digest(presented, token.encode()) for token in settings.api_tokens]
-    if not any(matches):
+    caller = identify(credentials.credentials, settings.tokens)
+    if caller is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "invalid bearer token",
             headers={"WWW-Authenticate": 'Bearer realm="crawlfleet", error="invalid_token"'},
         )
-    return hashlib.sha256(presented).hexdigest()[:16]
+    return caller
 
 
-CallerDep = Annotated[str, Depends(authenticate)]
+CallerDep = Annotated[Caller, Depends(authenticate)]
+
+
+def require(role: Role) -> Callable[[Caller], Caller]:
+    """A dependency admitting only callers whose token has `role` (403 otherwise)."""
+
+    def check(caller: CallerDep) -> Caller:
+        if not caller.may(role):
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN, f"this token may not do this: it needs the {role.value!r} role"
+            )
+        return caller
+
+    return check

@@ -17,7 +17,15 @@ from crawlfleet_core.celery_app import CRAWL_TASK, create_celery_app
 from crawlfleet_core.clock import now
 from crawlfleet_core.model.jobs import JobSpec
 from crawlfleet_core.model.states import JobState
-from crawlfleet_core.model.status import JobRecord, JobStatus, job_status, worker_lost
+from crawlfleet_core.model.status import (
+    DEFAULT_TENANT,
+    JobQuery,
+    JobRecord,
+    JobsPage,
+    JobStatus,
+    job_status,
+    worker_lost,
+)
 from crawlfleet_core.settings import Settings
 from crawlfleet_core.store.connections import redis_client
 from crawlfleet_core.store.jobs import JobStore
@@ -36,6 +44,8 @@ PUBLISH_CLAIM_SECONDS = 10.0
 STRANDED_AFTER_SECONDS = 1.0
 # How often the API and the workers look for stranded jobs.
 STRANDED_SWEEP_SECONDS = 2.0
+# Most jobs one listing call looks at, whatever its filters.
+LIST_SCAN_LIMIT = 1000
 
 
 class Publication(StrEnum):
@@ -51,6 +61,32 @@ class Publication(StrEnum):
 
 class PublishPendingError(Exception):
     """Another publisher held the job's claim for longer than a publish takes."""
+
+
+class InvalidSpecError(ValueError):
+    """A spec the platform cannot run as asked. `field` names the spec's field as a
+    client wrote it (camelCase), `value` what it asked for."""
+
+    def __init__(self, field: str, value: object, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.value = value
+        self.message = message
+
+
+def allowed_time_limit(spec: JobSpec, settings: Settings) -> int:
+    """How long the platform lets the job's crawl run; more than the platform's
+    limit is refused, as the crawl would be stopped before its own limit."""
+    limit = settings.soft_time_limit_seconds
+    asked = spec.time_limit_seconds
+    if asked is not None and asked > limit:
+        raise InvalidSpecError(
+            "timeLimitSeconds",
+            asked,
+            f"{asked} s is longer than this platform lets a crawl run: at most {limit} s "
+            "(CRAWLFLEET_SOFT_TIME_LIMIT_SECONDS); ask for less, or omit it to run as long as allowed",
+        )
+    return spec.time_limit(limit)
 
 
 class CancelConflictError(Exception):
@@ -74,7 +110,9 @@ class JobService:
     def workers(self) -> WorkerHeartbeats:
         return WorkerHeartbeats(self.broker)
 
-    def submit(self, spec: JobSpec, *, job_id: str | None = None, source: str = "api") -> str:
+    def submit(
+        self, spec: JobSpec, *, job_id: str | None = None, source: str = "api", tenant: str = DEFAULT_TENANT
+    ) -> str:
         """Record the job and publish its crawl task; the job id is the Celery task id.
         When this returns, the task is in the broker.
 
@@ -83,9 +121,13 @@ class JobService:
         Idempotency-Key) can safely call this more than once; if the first submitter
         died before publishing, the repeat publishes, once that submitter's claim has
         run out. The record, its entry among the unpublished jobs and the claim are
-        written in one step, so a job is never recorded without being findable."""
+        written in one step, so a job is never recorded without being findable. A spec
+        the platform cannot run as asked raises InvalidSpecError, and leaves nothing behind."""
+        limit = allowed_time_limit(spec, self.settings)
+        # The record and the worker see the limit the crawl runs with, whoever's settings they read.
+        spec = spec.model_copy(update={"time_limit_seconds": limit})
         job_id = job_id or str(uuid.uuid4())
-        if not self.store.create(job_id, spec, source, uuid.uuid4().hex, PUBLISH_CLAIM_SECONDS):
+        if not self.store.create(job_id, spec, source, uuid.uuid4().hex, PUBLISH_CLAIM_SECONDS, tenant):
             self._await_publishing(job_id)
             return job_id
         try:
@@ -142,7 +184,8 @@ class JobService:
         return Publication.PUBLISHED if publish else Publication.SETTLED
 
     def _send(self, job_id: str, spec: JobSpec) -> None:
-        soft_limit = min(spec.time_limit_seconds + SHUTDOWN_GRACE_SECONDS, self.settings.soft_time_limit_seconds)
+        limit = spec.time_limit(self.settings.soft_time_limit_seconds)
+        soft_limit = min(limit + SHUTDOWN_GRACE_SECONDS, self.settings.soft_time_limit_seconds)
         self.app.send_task(
             CRAWL_TASK,
             args=[spec.model_dump(mode="json", by_alias=True)],
@@ -156,16 +199,44 @@ class JobService:
     def status(self, job_id: str) -> JobStatus | None:
         """The job's state as the result backend and its record tell it; None for an unknown id."""
         record = self.store.get(job_id)
-        if record is None:
-            return None
-        result: AsyncResult[Any] = AsyncResult(job_id, app=self.app)
+        return None if record is None else self._status(record)
+
+    def _status(self, record: JobRecord) -> JobStatus:
+        result: AsyncResult[Any] = AsyncResult(record.id, app=self.app)
         state = result.state
         lost = (
             record.worker is not None
             and state not in states.READY_STATES
-            and worker_lost(record, self.workers.holds(record.worker, job_id), now(), UNNAMED_GRACE_SECONDS)
+            and worker_lost(record, self.workers.holds(record.worker, record.id), now(), UNNAMED_GRACE_SECONDS)
         )
         return job_status(record, state, result.info, result.date_done, lost_worker=lost)
+
+    def list_jobs(self, query: JobQuery) -> JobsPage:
+        """A page of jobs matching `query`, newest first.
+
+        Filters are applied to what the index lists, so one call examines at most
+        `LIST_SCAN_LIMIT` jobs: a rare match among many jobs may take several pages,
+        each with a cursor to go on from, but no call scans the whole history."""
+        jobs: list[JobStatus] = []
+        cursor, examined = query.cursor, 0
+        while len(jobs) < query.limit and examined < LIST_SCAN_LIMIT:
+            batch = self.store.recent(query.tenant, cursor, min(LIST_SCAN_LIMIT - examined, max(query.limit, 50)))
+            if not batch:
+                return JobsPage(jobs=jobs, next_cursor=None, has_more=False)
+            records = self.store.records([job_id for _, job_id in batch])
+            for (position, _), record in zip(batch, records, strict=True):
+                cursor, examined = position, examined + 1
+                if record is None:
+                    continue
+                if query.since is not None and record.submitted_at < query.since:
+                    # The index is in submission order: nothing older can match.
+                    return JobsPage(jobs=jobs, next_cursor=None, has_more=False)
+                status = self._status(record)
+                if query.admits(status):
+                    jobs.append(status)
+                    if len(jobs) == query.limit:
+                        break
+        return JobsPage(jobs=jobs, next_cursor=cursor, has_more=True)
 
     def cancel(self, job_id: str) -> JobStatus | None:
         """Revoke the job, terminating its crawl if one runs; None for an unknown id."""

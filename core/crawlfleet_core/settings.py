@@ -27,7 +27,8 @@ CommaSeparatedNetworks = Annotated[list[Network], NoDecode, BeforeValidator(spli
 class Settings(BaseSettings):
     """Every setting has an environment variable `CRAWLFLEET_<NAME>` and a default."""
 
-    model_config = SettingsConfigDict(env_prefix="CRAWLFLEET_", extra="ignore")
+    # Inputs stay out of error messages: they hold Redis passwords and API tokens.
+    model_config = SettingsConfigDict(env_prefix="CRAWLFLEET_", extra="ignore", hide_input_in_errors=True)
 
     broker_url: str = Field("redis://127.0.0.1:6379/0", description="Celery broker: Redis database holding the queues.")
     result_backend: str = Field(

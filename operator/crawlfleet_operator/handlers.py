@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from crawlfleet_core.clock import now
 from crawlfleet_core.resources import GROUP, VERSION
 from crawlfleet_core.resources.scrapejobs import ScrapeJobSpec, ScrapeJobStatus
-from crawlfleet_core.service import CancelConflictError, JobService
+from crawlfleet_core.service import CancelConflictError, InvalidSpecError, JobService
 from crawlfleet_core.settings import get_settings
 from crawlfleet_operator import cluster, schedules, scrapejobs
 from crawlfleet_operator.config import OperatorConfig, configure_kopf
@@ -77,7 +77,13 @@ def start_job(
         publish(body, before, scrapejobs.suspended_status(before, generation, moment), patch)
         return
     jobs: JobService = memo.jobs
-    job_id = jobs.submit(parsed.job_spec(), job_id=str(meta["uid"]), source="operator")
+    try:
+        job_id = jobs.submit(
+            parsed.job_spec(), job_id=str(meta["uid"]), source="operator", tenant=str(meta["namespace"])
+        )
+    except InvalidSpecError as error:
+        publish(body, before, scrapejobs.invalid_status(before, f"spec.{error}", generation, moment), patch)
+        return
     after = scrapejobs.submitted_status(jobs.status(job_id), before, job_id, generation, moment)
     publish(body, before, after, patch)
 

@@ -18,6 +18,7 @@ V1_ROUTES = [
     ("GET", "/v1/jobs/some-id/events"),
     ("GET", "/v1/jobs/some-id/items"),
     ("DELETE", "/v1/jobs/some-id"),
+    ("GET", "/v1/jobs"),
 ]
 
 

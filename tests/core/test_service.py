@@ -8,9 +8,12 @@ import threading
 import time
 import uuid
 
+import pytest
+
 from crawlfleet_core.celery_app import CRAWL_TASK
 from crawlfleet_core.model.jobs import JobSpec
-from crawlfleet_core.service import STRANDED_AFTER_SECONDS, JobService
+from crawlfleet_core.service import STRANDED_AFTER_SECONDS, InvalidSpecError, JobService
+from crawlfleet_core.settings import Settings
 from crawlfleet_core.store.keys import UNPUBLISHED_JOBS, queue_lists
 from tests.harness.redis_server import RedisServer
 
@@ -96,10 +99,23 @@ def test_a_repeat_waits_for_the_submitter_that_is_publishing(
     repeat.start()
     time.sleep(0.5)
     assert repeat.is_alive(), "the repeat returned before the job's task was queued"
-    job_service.app.send_task(
-        CRAWL_TASK, args=[spec.model_dump(mode="json", by_alias=True)], task_id=job_id, queue=spec.queue
-    )
+    publish(job_service, job_id, spec)
     job_service.store.published(job_id)
     repeat.join(5)
     assert not repeat.is_alive()
     assert messages(redis_server, spec) == 1
+
+
+def test_a_time_limit_beyond_the_platforms_is_refused_naming_the_field_the_limit_and_the_setting(
+    job_service: JobService, settings: Settings, redis_server: RedisServer
+) -> None:
+    queue = f"q-{uuid.uuid4().hex[:10]}"
+    limit = settings.soft_time_limit_seconds
+    job_id = str(uuid.uuid4())
+    with pytest.raises(InvalidSpecError) as refused:
+        job_service.submit(SPEC.model_copy(update={"queue": queue, "time_limit_seconds": limit + 1}), job_id=job_id)
+    assert refused.value.field == "timeLimitSeconds"
+    assert f"at most {limit} s" in refused.value.message
+    assert "CRAWLFLEET_SOFT_TIME_LIMIT_SECONDS" in refused.value.message
+    assert job_service.record(job_id) is None
+    assert sum(redis_server.client(0).llen(name) for name in queue_lists(queue)) == 0

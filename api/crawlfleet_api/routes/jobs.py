@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Annotated, Any
 
 import anyio
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, Response, status
+from fastapi.exceptions import RequestValidationError
 from pydantic import AfterValidator
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
@@ -18,20 +20,26 @@ from crawlfleet_api.deps import (
     JobServiceDep,
     MetricsDep,
     SettingsDep,
-    authenticate,
+    require,
 )
 from crawlfleet_api.errors import UNAVAILABLE_ERRORS
 from crawlfleet_api.idempotency import IDEMPOTENCY_KEY_PATTERN, IdempotencyConflictError, IdempotencyKeys
 from crawlfleet_api.schemas import JobAccepted, JobLinks, Problem
+from crawlfleet_api.tokens import Caller, Role
 from crawlfleet_core.model.jobs import JobSpec
 from crawlfleet_core.model.states import JobState
-from crawlfleet_core.model.status import ItemsPage, JobStatus
-from crawlfleet_core.service import CancelConflictError, JobService
+from crawlfleet_core.model.status import ItemsPage, JobQuery, JobsPage, JobStatus
+from crawlfleet_core.service import CancelConflictError, InvalidSpecError, JobService
 
-router = APIRouter(prefix="/v1/jobs", tags=["jobs"], dependencies=[Depends(authenticate)])
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"], dependencies=[Depends(require(Role.SUBMIT))])
 
-UNAUTHORIZED: dict[int | str, dict[str, Any]] = {401: {"model": Problem, "description": "No or a wrong bearer token."}}
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem, "description": "No job has this id."}}
+UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem, "description": "No or a wrong bearer token."},
+    403: {"model": Problem, "description": "The token lacks the role this needs."},
+}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": Problem, "description": "No job of the caller's tenant has this id."}
+}
 UNAVAILABLE: dict[int | str, dict[str, Any]] = {503: {"model": Problem, "description": "Redis is unreachable."}}
 MAX_STREAM_ID_PART = 2**64 - 1
 # Redis refuses to read after the largest id instead of answering an empty range.
@@ -55,6 +63,14 @@ Cursor = Annotated[
     AfterValidator(_stream_id_in_range),
 ]
 Limit = Annotated[int, Query(ge=1, le=1000, description="Most items in the page.")]
+ListCursor = Annotated[
+    str | None,
+    Query(
+        pattern=r"^[0-9]{1,20}-[0-9]{1,20}$",
+        description="`nextCursor` of the previous page; omit it for the newest jobs.",
+    ),
+    AfterValidator(_stream_id_in_range),
+]
 IdempotencyKey = Annotated[
     str | None,
     Header(
@@ -78,9 +94,11 @@ def job_not_found(job_id: str) -> HTTPException:
     return HTTPException(status.HTTP_404_NOT_FOUND, f"no job with id {job_id!r}")
 
 
-def status_or_404(service: JobService, job_id: str) -> JobStatus:
+def status_or_404(service: JobService, job_id: str, caller: Caller) -> JobStatus:
+    """The job's status, if the caller may see it: another tenant's job is a 404,
+    so that ids do not even tell whether they exist."""
     current = service.status(job_id)
-    if current is None:
+    if current is None or not caller.sees(current.tenant):
         raise job_not_found(job_id)
     return current
 
@@ -111,6 +129,10 @@ def submit_job(
     except IdempotencyConflictError as error:
         metrics.submissions.labels(spec.queue, "conflict").inc()
         raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
+    except InvalidSpecError as error:
+        # Refused by the platform's settings rather than by the schema, but answered alike.
+        detail = {"type": "value_error", "loc": ("body", error.field), "msg": error.message, "input": error.value}
+        raise RequestValidationError([detail]) from None
     except BaseException:
         metrics.submissions.labels(spec.queue, "failed").inc()
         raise
@@ -122,27 +144,47 @@ def submit_job(
 
 
 def submit_once(
-    service: JobService, idempotency_keys: IdempotencyKeys, spec: JobSpec, caller: str, key: str | None
+    service: JobService, idempotency_keys: IdempotencyKeys, spec: JobSpec, caller: Caller, key: str | None
 ) -> tuple[str, bool]:
     """Submit the job, or find the one an earlier request with the same
     Idempotency-Key created; the id, and whether it was such a repeat."""
     if key is None:
-        return service.submit(spec, source="api"), False
-    claim = idempotency_keys.claim(caller, key, spec)
+        return service.submit(spec, source="api", tenant=caller.tenant), False
+    claim = idempotency_keys.claim(caller.identity, key, spec)
     try:
-        return service.submit(spec, job_id=claim.job_id, source="api"), not claim.first
+        return service.submit(spec, job_id=claim.job_id, source="api", tenant=caller.tenant), not claim.first
     except BaseException:
         # The submission left nothing behind; neither may the key, or a retry
         # with a corrected spec would be refused as a conflict.
         if claim.first:
-            idempotency_keys.release(caller, key)
+            idempotency_keys.release(caller.identity, key)
         raise
 
 
+@router.get("", responses={**UNAUTHORIZED, **UNAVAILABLE})
+def list_jobs(
+    service: JobServiceDep,
+    caller: CallerDep,
+    state: Annotated[list[JobState] | None, Query(description="Only jobs in these states (repeatable).")] = None,
+    queue: Annotated[str | None, Query(max_length=63, description="Only jobs of this queue.")] = None,
+    since: Annotated[datetime | None, Query(description="Only jobs submitted at or after this time.")] = None,
+    tenant: Annotated[
+        str | None, Query(max_length=63, description="An admin's choice of tenant; others always see their own.")
+    ] = None,
+    cursor: ListCursor = None,
+    limit: Annotated[int, Query(ge=1, le=500, description="Most jobs in the page.")] = 50,
+) -> JobsPage:
+    """The caller's jobs, newest first, a page at a time (an admin token sees every tenant's)."""
+    if not caller.may(Role.ADMIN):
+        tenant = caller.tenant
+    query = JobQuery(tenant=tenant, states=frozenset(state or ()), queue=queue, since=since, cursor=cursor, limit=limit)
+    return service.list_jobs(query)
+
+
 @router.get("/{job_id}", responses={**UNAUTHORIZED, **NOT_FOUND, **UNAVAILABLE})
-def get_job(job_id: JobId, service: JobServiceDep) -> JobStatus:
+def get_job(job_id: JobId, service: JobServiceDep, caller: CallerDep) -> JobStatus:
     """The job's state, progress and, once finished, its result or error."""
-    return status_or_404(service, job_id)
+    return status_or_404(service, job_id, caller)
 
 
 @router.get(
@@ -155,10 +197,12 @@ def get_job(job_id: JobId, service: JobServiceDep) -> JobStatus:
         **UNAVAILABLE,
     },
 )
-async def follow_job(job_id: JobId, service: JobServiceDep, settings: SettingsDep) -> EventSourceResponse:
+async def follow_job(
+    job_id: JobId, service: JobServiceDep, settings: SettingsDep, caller: CallerDep
+) -> EventSourceResponse:
     """Server-Sent Events: a `status` event now and at every change of the job's
     status (state or progress), ending after the one that shows it finished."""
-    first = await run_in_threadpool(status_or_404, service, job_id)
+    first = await run_in_threadpool(status_or_404, service, job_id, caller)
     return EventSourceResponse(status_events(service, first, settings.events_poll_seconds))
 
 
@@ -189,9 +233,12 @@ async def status_events(service: JobService, first: JobStatus, poll_seconds: flo
 
 
 @router.get("/{job_id}/items", responses={**UNAUTHORIZED, **NOT_FOUND, **UNAVAILABLE})
-def read_items(job_id: JobId, service: JobServiceDep, cursor: Cursor = None, limit: Limit = 100) -> ItemsPage:
+def read_items(
+    job_id: JobId, service: JobServiceDep, caller: CallerDep, cursor: Cursor = None, limit: Limit = 100
+) -> ItemsPage:
     """A page of the job's items, oldest first. Items appear while the job runs."""
-    if service.record(job_id) is None:
+    record = service.record(job_id)
+    if record is None or not caller.sees(record.tenant):
         raise job_not_found(job_id)
     if cursor == LAST_STREAM_ID:
         return ItemsPage(items=[], next_cursor=cursor, has_more=False)
@@ -208,8 +255,9 @@ def read_items(job_id: JobId, service: JobServiceDep, cursor: Cursor = None, lim
         **UNAVAILABLE,
     },
 )
-def cancel_job(job_id: JobId, service: JobServiceDep) -> JobStatus:
+def cancel_job(job_id: JobId, service: JobServiceDep, caller: CallerDep) -> JobStatus:
     """Cancel the job: a queued one never starts, a running crawl is terminated."""
+    status_or_404(service, job_id, caller)
     try:
         cancelled = service.cancel(job_id)
     except CancelConflictError as error:

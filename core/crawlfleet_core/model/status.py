@@ -3,14 +3,17 @@ client reads, and pages of its items."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from crawlfleet_core.model.base import CamelModel
 from crawlfleet_core.model.jobs import JobSpec
 from crawlfleet_core.model.states import JobState
+
+# The tenant of jobs submitted without one: with authentication off, and by a bare token.
+DEFAULT_TENANT = "default"
 
 
 class Progress(CamelModel):
@@ -28,6 +31,7 @@ class JobRecord(CamelModel):
     id: str
     spec: JobSpec
     source: str
+    tenant: str = DEFAULT_TENANT
     submitted_at: datetime
     published_at: datetime | None = None
     received_at: datetime | None = None
@@ -47,6 +51,9 @@ class JobStatus(CamelModel):
     """What a client sees of a job."""
 
     id: str
+    tenant: str = Field(
+        DEFAULT_TENANT, description="The tenant the job belongs to: its submitter's, or a ScrapeJob's namespace."
+    )
     state: JobState
     queue: str
     progress: Progress
@@ -130,6 +137,7 @@ def job_status(
         finished_at = date_done
     return JobStatus(
         id=record.id,
+        tenant=record.tenant,
         state=state,
         queue=record.spec.queue,
         progress=progress,
@@ -140,3 +148,36 @@ def job_status(
         started_at=record.started_at,
         finished_at=finished_at,
     )
+
+
+class JobQuery(CamelModel):
+    """Which jobs a listing shows: a tenant's (or every tenant's), newest first."""
+
+    tenant: str | None = None
+    states: frozenset[JobState] = frozenset()
+    queue: str | None = None
+    since: datetime | None = None
+    cursor: str | None = None
+    limit: int = 50
+
+    @field_validator("since")
+    @classmethod
+    def _aware(cls, since: datetime | None) -> datetime | None:
+        """A time without a zone is UTC, as every stored time is."""
+        return since.replace(tzinfo=UTC) if since is not None and since.tzinfo is None else since
+
+    def admits(self, status: JobStatus) -> bool:
+        """Whether `status` passes the filters (the tenant is chosen by the index read)."""
+        return (
+            (not self.states or status.state in self.states)
+            and (self.queue is None or status.queue == self.queue)
+            and (self.since is None or status.submitted_at >= self.since)
+        )
+
+
+class JobsPage(CamelModel):
+    """A page of a job listing and where the next page starts."""
+
+    jobs: list[JobStatus] = Field(description="Jobs, newest first.")
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null when the listing ended.")
+    has_more: bool = Field(description="Whether older jobs may follow: ask again with `nextCursor`.")

@@ -26,7 +26,7 @@ import redis
 
 from crawlfleet_core.clock import now
 from crawlfleet_core.model.jobs import JobSpec
-from crawlfleet_core.model.status import TIMESTAMPS, ItemsPage, JobRecord, Progress
+from crawlfleet_core.model.status import DEFAULT_TENANT, TIMESTAMPS, ItemsPage, JobRecord, Progress
 from crawlfleet_core.settings import Settings
 from crawlfleet_core.store import keys
 from crawlfleet_core.store.connections import redis_client
@@ -45,16 +45,21 @@ return redis.call('SCARD', KEYS[2])
 """
 
 
-# KEYS: the record, the index of unpublished jobs, the publishing claim. ARGV: the job
-# id, submission time (ISO, then seconds), spec, source, TTL, claim, claim milliseconds.
+# KEYS: the record, the index of unpublished jobs, the publishing claim, the index of
+# every job, the tenant's index. ARGV: the job id, submission time (ISO, then seconds),
+# spec, source, tenant, TTL, claim, claim milliseconds, the oldest index entry to keep.
 CREATE_SCRIPT = """
 if redis.call('EXISTS', KEYS[1]) == 1 then
     return 0
 end
-redis.call('HSET', KEYS[1], 'submitted_at', ARGV[2], 'spec', ARGV[4], 'source', ARGV[5])
-redis.call('EXPIRE', KEYS[1], ARGV[6])
+redis.call('HSET', KEYS[1], 'submitted_at', ARGV[2], 'spec', ARGV[4], 'source', ARGV[5], 'tenant', ARGV[6])
+redis.call('EXPIRE', KEYS[1], ARGV[7])
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
-redis.call('SET', KEYS[3], ARGV[7], 'PX', ARGV[8])
+redis.call('SET', KEYS[3], ARGV[8], 'PX', ARGV[9])
+for index = 4, 5 do
+    redis.call('XADD', KEYS[index], 'MINID', '~', ARGV[10], '*', 'id', ARGV[1])
+    redis.call('EXPIRE', KEYS[index], ARGV[7])
+end
 return 1
 """
 
@@ -92,21 +97,34 @@ class JobStore:
         client = redis_client(settings.job_store_url, settings.redis_sentinel_master, decode_responses=True, **options)
         return cls(client, settings.result_ttl_seconds, settings.items_max_per_job)
 
-    def create(self, job_id: str, spec: JobSpec, source: str, claim: str, claim_seconds: float) -> bool:
-        """Write a new record, list it as unpublished and hold `claim` to publish it for
-        `claim_seconds`; False when the id already has a record (a repeated submission)."""
-        moment = now()
+    def create(
+        self, job_id: str, spec: JobSpec, source: str, claim: str, claim_seconds: float, tenant: str = DEFAULT_TENANT
+    ) -> bool:
+        """Write a new record, list it in the indexes and as unpublished, and hold
+        `claim` to publish it for `claim_seconds`; False when the id already has a
+        record (a repeated submission)."""
+        submitted = now()
+        # Index entries older than the records they point at are trimmed as new ones come.
+        oldest = f"{int((submitted.timestamp() - self.ttl_seconds) * 1000)}-0"
         created = self._create(
-            keys=[keys.job_record(job_id), keys.UNPUBLISHED_JOBS, keys.publishing_claim(job_id)],
+            keys=[
+                keys.job_record(job_id),
+                keys.UNPUBLISHED_JOBS,
+                keys.publishing_claim(job_id),
+                keys.jobs_index(),
+                keys.jobs_index(tenant),
+            ],
             args=[
                 job_id,
-                moment.isoformat(),
-                moment.timestamp(),
+                submitted.isoformat(),
+                submitted.timestamp(),
                 spec.model_dump_json(by_alias=True),
                 source,
+                tenant,
                 self.ttl_seconds,
                 claim,
                 round(claim_seconds * 1000),
+                oldest,
             ],
         )
         return bool(created)
@@ -129,6 +147,22 @@ class JobStore:
         """Jobs recorded at least `older_than_seconds` ago and not published yet."""
         latest = now().timestamp() - older_than_seconds
         return list(self.client.zrangebyscore(keys.UNPUBLISHED_JOBS, "-inf", latest))
+
+    def recent(self, tenant: str | None, before: str | None, count: int) -> list[tuple[str, str]]:
+        """Up to `count` (index position, job id) pairs, newest first, submitted before
+        the position `before` (all tenants' jobs when `tenant` is None). A job whose
+        record expired may still be listed; readers skip it."""
+        entries = self.client.xrevrange(
+            keys.jobs_index(tenant), max=f"({before}" if before else "+", min="-", count=count
+        )
+        return [(position, fields["id"]) for position, fields in entries]
+
+    def records(self, job_ids: list[str]) -> list[JobRecord | None]:
+        """The records of `job_ids`, in one round trip; None where one expired."""
+        pipe = self.client.pipeline(transaction=False)
+        for job_id in job_ids:
+            pipe.hgetall(keys.job_record(job_id))
+        return [self._record(job_id, fields) for job_id, fields in zip(job_ids, pipe.execute(), strict=True)]
 
     def delete(self, job_id: str) -> None:
         """Remove what a submission whose publish failed wrote."""
@@ -155,13 +189,17 @@ class JobStore:
         self.client.hset(keys.job_record(job_id), "progress", progress.model_dump_json())
 
     def get(self, job_id: str) -> JobRecord | None:
-        fields = self.client.hgetall(keys.job_record(job_id))
+        return self._record(job_id, self.client.hgetall(keys.job_record(job_id)))
+
+    @staticmethod
+    def _record(job_id: str, fields: dict[str, str]) -> JobRecord | None:
         if "spec" not in fields:
             return None
         return JobRecord(
             id=job_id,
             spec=JobSpec.model_validate_json(fields["spec"]),
             source=fields.get("source", "api"),
+            tenant=fields.get("tenant", DEFAULT_TENANT),
             submitted_at=datetime.fromisoformat(fields["submitted_at"]),
             progress=Progress.model_validate_json(fields.get("progress", "{}")),
             worker=fields.get("worker"),

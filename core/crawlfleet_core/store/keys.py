@@ -24,6 +24,11 @@ def job_items(job_id: str) -> str:
     return f"{PREFIX}:items:{job_id}"
 
 
+def jobs_index(tenant: str | None = None) -> str:
+    """The stream of every job id in submission order, or of one tenant's jobs."""
+    return f"{PREFIX}:jobs" if tenant is None else f"{PREFIX}:jobs:tenant:{tenant}"
+
+
 # Jobs recorded and not yet published, scored by when they were submitted, so that a
 # sweep finds the job of a submitter that died between the two.
 UNPUBLISHED_JOBS = f"{PREFIX}:unpublished"
