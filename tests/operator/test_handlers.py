@@ -43,7 +43,7 @@ class Operator:
         self.log = log_path.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "crawlfleet_operator", "--namespace", f"{NAMESPACE_PREFIX}*",
-             "--liveness", f"http://127.0.0.1:{self.port}/healthz", "--verbose"],
+             "--health-port", str(self.port), "--verbose"],
             env={**os.environ, **env, **plane.environment(), "CRAWLFLEET_OPERATOR_STATUS_INTERVAL_SECONDS": "0.5",
                  "CRAWLFLEET_OPERATOR_SCHEDULE_INTERVAL_SECONDS": "1",
                  "CRAWLFLEET_OPERATOR_METRICS_PORT": str(self.metrics_port)},
