@@ -69,3 +69,25 @@ def test_a_worker_stopped_before_it_reached_its_broker_exits_cleanly(
             os.killpg(worker.pid, signal.SIGKILL)
             worker.wait(10)
     assert "Traceback" not in log.read_text()
+
+
+def test_two_workers_on_one_host_without_a_pod_name_each_name_their_own_tasks(
+    job_service: JobService, worker_factory: type[CeleryWorker], held_website: HeldWebsite, redis_server: RedisServer
+) -> None:
+    """Without CRAWLFLEET_POD_NAME a worker heartbeats under its Celery node name, so a
+    second worker on the host never overwrites what the first says it holds."""
+    workers = [worker_factory(queues=f"own-{n}", concurrency=1, extra_env={"CRAWLFLEET_POD_NAME": ""}) for n in (0, 1)]
+    broker = redis_server.client(0)
+    jobs = [
+        job_service.submit(spec(startUrls=[held_website.url("/slow/0")], maxPages=3, concurrency=1, queue=f"own-{n}"))
+        for n in (0, 1)
+    ]
+    for worker, job_id in zip(workers, jobs, strict=True):
+        key = worker_activity_key(worker.name)
+        wait_until(lambda key=key: heartbeat_tasks(broker.get(key)), 15, f"{worker.name} to name its task")
+        assert set(heartbeat_tasks(broker.get(key)).values()) == {job_id}
+        record = job_service.record(job_id)
+        assert record is not None and record.worker == worker.name
+    held_website.release()
+    for job_id in jobs:
+        assert Watch(job_service, job_id).finished(30).state is JobState.SUCCESS

@@ -12,14 +12,13 @@ ones by it; the fleet's recovery (`crawlfleet_workers.recovery`) returns to thei
 queue the tasks that no live worker names, and the job service says a job whose
 worker stopped heartbeating is no longer running.
 
-The pod is named by `CRAWLFLEET_POD_NAME` (the chart sets it from the downward API)
-or else by the host name, which Kubernetes sets to the pod's name."""
+The pod is named by `CRAWLFLEET_POD_NAME` (the chart sets it from the downward API);
+without it a worker goes by its Celery node name."""
 
 from __future__ import annotations
 
 import logging
 import os
-import socket
 import threading
 from typing import Any
 
@@ -39,8 +38,11 @@ log = logging.getLogger(__name__)
 REDIS_TIMEOUT_SECONDS = 2
 
 
-def pod_name() -> str:
-    return os.environ.get("CRAWLFLEET_POD_NAME") or socket.gethostname()
+def pod_name(nodename: str) -> str:
+    """Under what this worker heartbeats: its pod, or else its Celery node name
+    (`celery@host`, unique per worker), so that two workers on one host never
+    overwrite each other's heartbeat."""
+    return os.environ.get("CRAWLFLEET_POD_NAME") or nodename
 
 
 def broker_heartbeats() -> WorkerHeartbeats:
@@ -124,7 +126,7 @@ class ActivityReport(bootsteps.StartStopStep):
 
     def __init__(self, parent: Any, **kwargs: Any) -> None:
         super().__init__(parent, **kwargs)
-        self.reporter = ActivityReporter(broker_heartbeats(), pod_name())
+        self.reporter = ActivityReporter(broker_heartbeats(), pod_name(parent.hostname))
         # Celery announces a task just before the request joins `state.requests`.
         task_received.connect(self.reporter.report_arriving, sender=parent, weak=False)
 

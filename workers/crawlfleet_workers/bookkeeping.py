@@ -31,7 +31,7 @@ def job_store() -> JobStore:
 
 @signals.task_received.connect
 def _received(request: Request, **_: Any) -> None:
-    job_store().mark(request.id, "received_at", worker=pod_name())
+    job_store().mark(request.id, "received_at", worker=pod_name(request.hostname))
 
 
 @signals.task_prerun.connect
