@@ -21,9 +21,9 @@ named it for `UNNAMED_GRACE_SECONDS`, counted on Redis's clock from the sweep th
 first found it unnamed (the hosts' clocks never meet); a live worker names what it
 holds well within that, and a task it names is never restored. A worker whose
 heartbeat stays away longer than its TTL is dead to the fleet: its tasks run again
-elsewhere. With the defaults a killed worker's tasks are back in their queue 9 to 18 s
-after the kill: its heartbeat runs out (up to 7 s), a sweep finds them (up to 2 s),
-the grace passes (7 s), the next sweep restores them (up to 2 s).
+elsewhere. With the defaults a killed worker's tasks are back in their queue 13 to 17 s
+after the kill: its heartbeat runs out 5 to 7 s after it, a sweep finds them unnamed
+within 2 s, and the sweep 8 s later (the first past the 7 s grace) restores them.
 
 Like `queues.QueueGauge`, the script takes a task's queue to be its routing key (true
 of every queue Celery creates here) and needs no other key prefix than kombu's own."""
