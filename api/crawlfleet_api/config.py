@@ -29,6 +29,11 @@ class ApiSettings(Settings):
         0.5, gt=0, le=10, description="How often a job's event stream looks for a change of its status."
     )
 
+    flower_url: str = Field(
+        "",
+        description="Address of Flower that the dashboard links to (e.g. http://127.0.0.1:5555); empty hides the link.",
+    )
+
     _tokens: list[ApiToken] = PrivateAttr(default_factory=list)
 
     @model_validator(mode="after")

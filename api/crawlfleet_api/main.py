@@ -18,7 +18,7 @@ from crawlfleet_api.config import ApiSettings
 from crawlfleet_api.errors import UNAVAILABLE_ERRORS, install_error_handlers
 from crawlfleet_api.idempotency import IdempotencyKeys
 from crawlfleet_api.metrics import ApiMetrics, MetricsMiddleware
-from crawlfleet_api.routes import health, jobs, metrics
+from crawlfleet_api.routes import dashboard, docs, exports, health, jobs, metrics, pools
 from crawlfleet_core.service import STRANDED_SWEEP_SECONDS, JobService
 from crawlfleet_core.store.connections import redis_client
 
@@ -77,15 +77,27 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         service.store.client.close()
         service.app.close()
 
-    app = FastAPI(title="crawlfleet", version=version("crawlfleet"), description=DESCRIPTION, lifespan=lifespan)
+    # The docs pages are routes of their own (routes/docs.py), served with their assets from the package.
+    app = FastAPI(
+        title="crawlfleet",
+        version=version("crawlfleet"),
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.settings = settings
     app.state.job_service = service
     app.state.idempotency_keys = IdempotencyKeys(service.store.client, settings.result_ttl_seconds)
     app.state.metrics = api_metrics = ApiMetrics()
     app.state.redis_probes = redis_probes
     app.include_router(jobs.router)
+    app.include_router(exports.router)
+    app.include_router(pools.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
+    app.include_router(docs.router)
+    app.include_router(dashboard.router)
     install_error_handlers(app)
     # The last added runs first: the metrics see every answer, the 413s included.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

@@ -26,6 +26,7 @@ from crawlfleet_core.model.status import (
     job_status,
     worker_lost,
 )
+from crawlfleet_core.requirements import unmet_requirements
 from crawlfleet_core.settings import Settings
 from crawlfleet_core.store.connections import redis_client
 from crawlfleet_core.store.jobs import JobStore
@@ -123,6 +124,8 @@ class JobService:
         run out. The record, its entry among the unpublished jobs and the claim are
         written in one step, so a job is never recorded without being findable. A spec
         the platform cannot run as asked raises InvalidSpecError, and leaves nothing behind."""
+        if unmet := unmet_requirements(spec, self.settings):
+            raise InvalidSpecError(unmet[0].field, unmet[0].value, unmet[0].message)
         limit = allowed_time_limit(spec, self.settings)
         # The record and the worker see the limit the crawl runs with, whoever's settings they read.
         spec = spec.model_copy(update={"time_limit_seconds": limit})

@@ -18,7 +18,7 @@ from crawlfleet_workers.recovery import Recovery
 
 settings = get_settings()
 app = create_celery_app(settings)
-app.conf.include = ["crawlfleet_workers.bookkeeping", "crawlfleet_workers.tasks"]
+app.conf.include = ["crawlfleet_workers.bookkeeping", "crawlfleet_workers.tasks", "crawlfleet_workers.webhooks"]
 # A job's state and result must outlast a Redis outage as short as a Sentinel failover:
 # a worker retries the result backend for about CRAWLFLEET_REDIS_OUTAGE_SECONDS (the
 # full-jitter backoff sleeps one second on average once it has grown to its 2 s cap),

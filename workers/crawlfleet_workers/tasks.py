@@ -18,6 +18,7 @@ from crawlfleet_core.settings import get_settings
 from crawlfleet_core.store.connections import OUTAGE_ERRORS
 from crawlfleet_workers.app import app
 from crawlfleet_workers.bookkeeping import job_store
+from crawlfleet_workers.feeds import check_feeds
 from crawlfleet_workers.supervisor import run_crawl
 
 RETRY_BACKOFF_SECONDS = 2
@@ -43,11 +44,15 @@ def crawl(self: Task[Any, Any], spec_json: dict[str, Any]) -> dict[str, Any]:
         try:
             store.set_progress(job_id, progress)
             self.update_state(state=JobState.PROGRESS, meta=progress.model_dump())
+            # The result backend is not what Flower watches: a task event of this name
+            # shows the crawl as PROGRESS there too, with the counts as the event's fields.
+            self.send_event("task-progress", **progress.model_dump())
         except OUTAGE_ERRORS as error:
             # The next report comes within a second; a Redis outage (a failover) must not end the crawl.
             log.warning("cannot report the progress of job %s: %s", job_id, error)
 
     settings = get_settings()
+    check_feeds(spec, settings)
     outcome = run_crawl(job_id, spec, settings, report)
     if outcome.stats is None:
         if outcome.timed_out:
