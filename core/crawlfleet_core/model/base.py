@@ -14,7 +14,8 @@ class CamelModel(BaseModel):
 
 
 class SpecModel(CamelModel):
-    """A model of what a user asks for: immutable, and unknown fields are refused
-    (a typo must be an error, not a silently ignored setting)."""
+    """A model of what a user asks for: immutable, unknown fields refused (a typo
+    must be an error, not a silently ignored setting), and strict about JSON types:
+    `false` is not a priority, `1.0` not a page count and `"yes"` not a boolean."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
