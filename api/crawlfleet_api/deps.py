@@ -3,7 +3,7 @@ service the app was built with, and the caller a bearer token identifies."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, cast
 
 from fastapi import Depends, HTTPException, Request, status
@@ -67,14 +67,27 @@ def authenticate(
 CallerDep = Annotated[Caller, Depends(authenticate)]
 
 
-def require(role: Role) -> Callable[[Caller], Caller]:
-    """A dependency admitting only callers whose token has `role` (403 otherwise)."""
+async def caller_of(request: Request) -> Caller:
+    """The caller of `request`, for code that runs before FastAPI resolves the dependencies."""
+    return authenticate(_settings(request), await bearer(request))
 
-    def check(caller: CallerDep) -> Caller:
-        if not caller.may(role):
+
+@dataclass(frozen=True)
+class RoleRequired:
+    """A dependency admitting only callers whose token has `role` (403 otherwise).
+
+    A class rather than a closure, so that a route can tell which role it needs
+    (`routing.AuthorizedRoute` checks it before the body is read)."""
+
+    role: Role
+
+    def __call__(self, caller: CallerDep) -> Caller:
+        if not caller.may(self.role):
             raise HTTPException(
-                status.HTTP_403_FORBIDDEN, f"this token may not do this: it needs the {role.value!r} role"
+                status.HTTP_403_FORBIDDEN, f"this token may not do this: it needs the {self.role.value!r} role"
             )
         return caller
 
-    return check
+
+def require(role: Role) -> RoleRequired:
+    return RoleRequired(role)

@@ -6,7 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import version
-from typing import Annotated
+from typing import Annotated, Any
 
 import redis
 import typer
@@ -17,6 +17,7 @@ from crawlfleet_api.body_limit import BodyLimitMiddleware
 from crawlfleet_api.config import ApiSettings
 from crawlfleet_api.errors import install_error_handlers
 from crawlfleet_api.idempotency import IdempotencyKeys
+from crawlfleet_api.methods import install_method_handlers
 from crawlfleet_api.metrics import ApiMetrics, MetricsMiddleware
 from crawlfleet_api.routes import health, jobs, metrics
 from crawlfleet_core.service import JobService
@@ -31,6 +32,26 @@ Submit Scrapy crawls as background jobs, follow their state and progress, read t
 
 Every `/v1` route needs `Authorization: Bearer <token>` when `CRAWLFLEET_API_TOKENS` is set.
 """
+
+
+class Gateway(FastAPI):
+    """The app, whose OpenAPI document says what this deployment requires: bearer
+    tokens only when `CRAWLFLEET_API_TOKENS` names some."""
+
+    def __init__(self, *, authenticated: bool, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.authenticated = authenticated
+
+    def openapi(self) -> dict[str, Any]:
+        document = super().openapi()
+        if not self.authenticated:
+            document.get("components", {}).pop("securitySchemes", None)
+            for operations in document["paths"].values():
+                for operation in operations.values():
+                    operation.pop("security", None)
+                    for status_code in ("401", "403"):
+                        operation.get("responses", {}).pop(status_code, None)
+        return document
 
 
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
@@ -57,7 +78,13 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         service.store.client.close()
         service.app.close()
 
-    app = FastAPI(title="crawlfleet", version=version("crawlfleet"), description=DESCRIPTION, lifespan=lifespan)
+    app = Gateway(
+        authenticated=bool(settings.tokens),
+        title="crawlfleet",
+        version=version("crawlfleet"),
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
     app.state.settings = settings
     app.state.job_service = service
     app.state.idempotency_keys = IdempotencyKeys(service.store.client, settings.result_ttl_seconds)
@@ -67,6 +94,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(metrics.router)
     install_error_handlers(app)
+    install_method_handlers(app)
     # The last added runs first: the metrics see every answer, the 413s included.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=api_metrics)

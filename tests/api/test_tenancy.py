@@ -97,6 +97,13 @@ def test_a_listing_pages_on_with_its_cursor_and_filters(client: httpx.Client, qu
     assert listed(client, ALPHA, queue=queue, since=future) == []
 
 
+def test_a_token_without_the_submit_role_is_403_before_its_body_is_read(client: httpx.Client) -> None:
+    response = client.post(
+        "/v1/jobs", content=b"{not json", headers={**bearer(DEPLOYER), "Content-Type": "application/json"}
+    )
+    assert response.status_code == 403
+
+
 def test_a_token_without_the_submit_role_cannot_touch_jobs(client: httpx.Client, queue: str) -> None:
     for method, path in (("POST", "/v1/jobs"), ("GET", "/v1/jobs"), ("GET", "/v1/jobs/any")):
         response = client.request(method, path, json=idle_spec(queue), headers=bearer(DEPLOYER))

@@ -9,7 +9,6 @@ from typing import Annotated, Any
 
 import anyio
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, Response, status
-from pydantic import AfterValidator
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
@@ -23,6 +22,7 @@ from crawlfleet_api.deps import (
 )
 from crawlfleet_api.errors import UNAVAILABLE_ERRORS
 from crawlfleet_api.idempotency import IDEMPOTENCY_KEY_PATTERN, IdempotencyConflictError, IdempotencyKeys
+from crawlfleet_api.routing import AuthorizedRoute
 from crawlfleet_api.schemas import JobAccepted, JobLinks, Problem
 from crawlfleet_api.tokens import Caller, Role
 from crawlfleet_core.model.jobs import JobSpec
@@ -30,7 +30,9 @@ from crawlfleet_core.model.states import JobState
 from crawlfleet_core.model.status import ItemsPage, JobQuery, JobsPage, JobStatus
 from crawlfleet_core.service import CancelConflictError, JobService
 
-router = APIRouter(prefix="/v1/jobs", tags=["jobs"], dependencies=[Depends(require(Role.SUBMIT))])
+router = APIRouter(
+    prefix="/v1/jobs", tags=["jobs"], dependencies=[Depends(require(Role.SUBMIT))], route_class=AuthorizedRoute
+)
 
 UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "No or a wrong bearer token."},
@@ -40,35 +42,23 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": Problem, "description": "No job of the caller's tenant has this id."}
 }
 UNAVAILABLE: dict[int | str, dict[str, Any]] = {503: {"model": Problem, "description": "Redis is unreachable."}}
-MAX_STREAM_ID_PART = 2**64 - 1
-# Redis refuses to read after the largest id instead of answering an empty range.
-LAST_STREAM_ID = f"{MAX_STREAM_ID_PART}-{MAX_STREAM_ID_PART}"
-
-
-def _stream_id_in_range(cursor: str | None) -> str | None:
-    """Redis answers an error, not an empty page, for a stream id past 64 bits."""
-    if cursor is not None and any(int(part) > MAX_STREAM_ID_PART for part in cursor.split("-")):
-        raise ValueError("each part of a cursor must fit in 64 bits")
-    return cursor
-
+# A cursor is a Redis stream id, `<milliseconds>-<sequence>`. Each part is held to 19
+# digits, so that every cursor the schema admits fits the 64 bits Redis allows (it
+# answers an error, not an empty page, past them); real ids have 13 and a few digits.
+STREAM_ID_PATTERN = r"^[0-9]{1,19}-[0-9]{1,19}$"
 
 JobId = Annotated[str, Path(min_length=1, max_length=255, description="The job id returned on submission.")]
 Cursor = Annotated[
     str | None,
     Query(
-        pattern=r"^[0-9]{1,20}-[0-9]{1,20}$",
+        pattern=STREAM_ID_PATTERN,
         description="`nextCursor` of the previous page (a Redis stream id); omit it for the first page.",
     ),
-    AfterValidator(_stream_id_in_range),
 ]
 Limit = Annotated[int, Query(ge=1, le=1000, description="Most items in the page.")]
 ListCursor = Annotated[
     str | None,
-    Query(
-        pattern=r"^[0-9]{1,20}-[0-9]{1,20}$",
-        description="`nextCursor` of the previous page; omit it for the newest jobs.",
-    ),
-    AfterValidator(_stream_id_in_range),
+    Query(pattern=STREAM_ID_PATTERN, description="`nextCursor` of the previous page; omit it for the newest jobs."),
 ]
 IdempotencyKey = Annotated[
     str | None,
@@ -109,6 +99,7 @@ def status_or_404(service: JobService, job_id: str, caller: Caller) -> JobStatus
         **UNAUTHORIZED,
         409: {"model": Problem, "description": "The Idempotency-Key was used with another spec."},
         413: {"model": Problem, "description": "The body is larger than CRAWLFLEET_MAX_BODY_BYTES."},
+        415: {"model": Problem, "description": "The body is not sent as `application/json`."},
         **UNAVAILABLE,
     },
 )
@@ -235,8 +226,6 @@ def read_items(
     record = service.record(job_id)
     if record is None or not caller.sees(record.tenant):
         raise job_not_found(job_id)
-    if cursor == LAST_STREAM_ID:
-        return ItemsPage(items=[], next_cursor=cursor, has_more=False)
     return service.store.read_items(job_id, cursor, limit)
 
 

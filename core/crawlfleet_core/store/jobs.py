@@ -18,6 +18,9 @@ from crawlfleet_core.model.status import DEFAULT_TENANT, TIMESTAMPS, ItemsPage, 
 from crawlfleet_core.settings import Settings
 from crawlfleet_core.store import keys
 
+# The smallest stream id: a range that ends just before it is empty.
+FIRST_STREAM_ID = "0-0"
+
 
 class JobStore:
     def __init__(self, client: redis.Redis, ttl_seconds: int, items_max: int) -> None:
@@ -53,6 +56,8 @@ class JobStore:
         """Up to `count` (index position, job id) pairs, newest first, submitted before
         the position `before` (all tenants' jobs when `tenant` is None). A job whose
         record expired may still be listed; readers skip it."""
+        if before == FIRST_STREAM_ID:
+            return []  # nothing is before it, and Redis refuses the empty range as an error
         entries = self.client.xrevrange(
             keys.jobs_index(tenant), max=f"({before}" if before else "+", min="-", count=count
         )

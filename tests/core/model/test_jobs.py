@@ -86,9 +86,9 @@ def test_selectors_parsel_supports_are_accepted() -> None:
     [
         ("priority", False),
         ("priority", True),
-        ("priority", 1.0),
+        ("priority", 1.5),
         ("priority", "3"),
-        ("maxPages", 10.0),
+        ("maxPages", 10.5),
         ("maxPages", "10"),
         ("followLinks", "yes"),
         ("followLinks", 1),
@@ -103,3 +103,9 @@ def test_json_types_are_strict(field: str, value: object) -> None:
         with pytest.raises(ValidationError) as raised:
             validate(body)
         assert [error["loc"] for error in raised.value.errors()] == [(field,)]
+
+
+def test_an_integral_number_is_an_integer_as_in_json_schema() -> None:
+    spec = JobSpec.model_validate_json('{"startUrls": ["https://example.com/"], "maxPages": 83.0, "priority": 1.0}')
+    assert (spec.max_pages, spec.priority) == (83, 1)
+    assert isinstance(spec.max_pages, int)
