@@ -26,7 +26,20 @@ class ApiSettings(Settings):
         MEBIBYTE, ge=1, description="Largest request body accepted, in bytes; a larger one is answered 413."
     )
     events_poll_seconds: float = Field(
-        0.5, gt=0, le=10, description="How often a job's event stream looks for a change of its status."
+        0.5, gt=0, le=10, description="How often the event streams of a job look for a change of its status."
+    )
+    events_max_streams_per_client: int = Field(
+        100,
+        ge=1,
+        description=(
+            "Most event streams one client (a token; an address while authentication is off) holds open at once; "
+            "one more is answered 429."
+        ),
+    )
+    events_max_seconds: float = Field(
+        3600,
+        gt=0,
+        description="Longest an event stream stays open; it ends with a `timeout` event and the client reconnects.",
     )
 
     _tokens: list[ApiToken] = PrivateAttr(default_factory=list)

@@ -10,6 +10,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from crawlfleet_api.config import ApiSettings
+from crawlfleet_api.feeds import StatusFeeds
 from crawlfleet_api.idempotency import IdempotencyKeys
 from crawlfleet_api.metrics import ApiMetrics
 from crawlfleet_api.tokens import ANONYMOUS, Caller, Role, identify
@@ -32,10 +33,15 @@ def _metrics(request: Request) -> ApiMetrics:
     return cast(ApiMetrics, request.app.state.metrics)
 
 
+def _feeds(request: Request) -> StatusFeeds:
+    return cast(StatusFeeds, request.app.state.feeds)
+
+
 SettingsDep = Annotated[ApiSettings, Depends(_settings)]
 JobServiceDep = Annotated[JobService, Depends(_job_service)]
 IdempotencyKeysDep = Annotated[IdempotencyKeys, Depends(_idempotency_keys)]
 MetricsDep = Annotated[ApiMetrics, Depends(_metrics)]
+FeedsDep = Annotated[StatusFeeds, Depends(_feeds)]
 
 # auto_error is off because FastAPI's own error does not say which header to send
 # and is not raised at all when tokens are not configured.

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from crawlfleet_api.body_limit import BodyLimitMiddleware
 from crawlfleet_api.config import ApiSettings
 from crawlfleet_api.errors import install_error_handlers
+from crawlfleet_api.feeds import StatusFeeds
 from crawlfleet_api.idempotency import IdempotencyKeys
 from crawlfleet_api.methods import install_method_handlers
 from crawlfleet_api.metrics import ApiMetrics, MetricsMiddleware
@@ -89,6 +90,12 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.state.job_service = service
     app.state.idempotency_keys = IdempotencyKeys(service.store.client, settings.result_ttl_seconds)
     app.state.metrics = api_metrics = ApiMetrics()
+    app.state.feeds = StatusFeeds(
+        service.status,
+        settings.events_poll_seconds,
+        settings.events_max_streams_per_client,
+        settings.events_max_seconds,
+    )
     app.state.redis_probes = redis_probes
     app.include_router(jobs.router)
     app.include_router(health.router)

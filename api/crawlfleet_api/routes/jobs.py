@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any
 
-import anyio
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, Response, status
-from sse_starlette import EventSourceResponse, ServerSentEvent
+from sse_starlette import EventSourceResponse
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from crawlfleet_api.deps import (
     CallerDep,
+    FeedsDep,
     IdempotencyKeysDep,
     JobServiceDep,
     MetricsDep,
     SettingsDep,
     require,
 )
-from crawlfleet_api.errors import UNAVAILABLE_ERRORS
+from crawlfleet_api.errors import RETRY_AFTER_SECONDS
+from crawlfleet_api.feeds import StreamLimitError
 from crawlfleet_api.idempotency import IDEMPOTENCY_KEY_PATTERN, IdempotencyConflictError, IdempotencyKeys
 from crawlfleet_api.routing import AuthorizedRoute
 from crawlfleet_api.schemas import JobAccepted, JobLinks, Problem
@@ -177,45 +177,32 @@ def get_job(job_id: JobId, service: JobServiceDep, caller: CallerDep) -> JobStat
     "/{job_id}/events",
     response_class=EventSourceResponse,
     responses={
-        200: {"content": {"text/event-stream": {}}, "description": "`status` events, each a JobStatus."},
+        200: {
+            "content": {"text/event-stream": {}},
+            "description": "`status` events, each a JobStatus; a last `error` or `timeout` event says why a stream "
+            "ended before the job did.",
+        },
         **UNAUTHORIZED,
         **NOT_FOUND,
+        429: {"model": Problem, "description": "The client holds CRAWLFLEET_EVENTS_MAX_STREAMS_PER_CLIENT streams."},
         **UNAVAILABLE,
     },
 )
 async def follow_job(
-    job_id: JobId, service: JobServiceDep, settings: SettingsDep, caller: CallerDep
+    job_id: JobId, request: Request, service: JobServiceDep, settings: SettingsDep, feeds: FeedsDep, caller: CallerDep
 ) -> EventSourceResponse:
     """Server-Sent Events: a `status` event now and at every change of the job's
     status (state or progress), ending after the one that shows it finished."""
     first = await run_in_threadpool(status_or_404, service, job_id, caller)
-    return EventSourceResponse(status_events(service, first, settings.events_poll_seconds))
-
-
-async def status_events(service: JobService, first: JobStatus, poll_seconds: float) -> AsyncIterator[ServerSentEvent]:
-    """The job's status whenever it differs from the last one sent.
-
-    Polls rather than subscribes because a status is read from two places (the
-    result backend and the job record) and only one of them publishes changes."""
-    current: JobStatus | None = first
-    sent: JobStatus | None = None
-    number = 0
-    while current is not None:
-        if current != sent:
-            number += 1
-            yield ServerSentEvent(data=current.model_dump_json(by_alias=True), event="status", id=str(number))
-            sent = current
-        if current.state.finished:
-            return
-        await anyio.sleep(poll_seconds)
-        try:
-            current = await run_in_threadpool(service.status, first.id)
-        except UNAVAILABLE_ERRORS as error:
-            # The client's EventSource reconnects by itself; tell it why first.
-            detail = f"the job store or the broker (Redis) is unreachable ({type(error).__name__})"
-            yield ServerSentEvent(data=json.dumps({"detail": detail}), event="error")
-            return
-    yield ServerSentEvent(data=json.dumps({"detail": f"job {first.id!r} expired"}), event="error")
+    # With tokens a client is its token; without, its address (all tokenless callers are one caller).
+    client = caller.identity if settings.tokens else request.client.host if request.client else "unknown"
+    try:
+        stream = feeds.open(client, first)
+    except StreamLimitError as error:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS, str(error), headers={"Retry-After": str(RETRY_AFTER_SECONDS)}
+        ) from None
+    return EventSourceResponse(stream.events(), background=BackgroundTask(stream.close))
 
 
 @router.get("/{job_id}/items", responses={**UNAUTHORIZED, **NOT_FOUND, **UNAVAILABLE})
