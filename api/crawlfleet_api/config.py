@@ -42,6 +42,14 @@ class ApiSettings(Settings):
         description="Longest an event stream stays open; it ends with a `timeout` event and the client reconnects.",
     )
 
+    extra_queues: CommaSeparatedStrings = Field(
+        default_factory=list,
+        description=(
+            "Queues jobs may name though no WorkerPool or worker serves them: comma-separated names or shell "
+            "patterns (`batch-*`); `*` allows any. Jobs for other queues nobody serves are refused."
+        ),
+    )
+
     _tokens: list[ApiToken] = PrivateAttr(default_factory=list)
 
     @model_validator(mode="after")

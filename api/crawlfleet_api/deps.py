@@ -13,6 +13,7 @@ from crawlfleet_api.config import ApiSettings
 from crawlfleet_api.feeds import StatusFeeds
 from crawlfleet_api.idempotency import IdempotencyKeys
 from crawlfleet_api.metrics import ApiMetrics
+from crawlfleet_api.queues import KnownQueues
 from crawlfleet_api.tokens import ANONYMOUS, Caller, Role, identify
 from crawlfleet_core.service import JobService
 
@@ -33,6 +34,10 @@ def _metrics(request: Request) -> ApiMetrics:
     return cast(ApiMetrics, request.app.state.metrics)
 
 
+def _queues(request: Request) -> KnownQueues:
+    return cast(KnownQueues, request.app.state.queues)
+
+
 def _feeds(request: Request) -> StatusFeeds:
     return cast(StatusFeeds, request.app.state.feeds)
 
@@ -42,6 +47,7 @@ JobServiceDep = Annotated[JobService, Depends(_job_service)]
 IdempotencyKeysDep = Annotated[IdempotencyKeys, Depends(_idempotency_keys)]
 MetricsDep = Annotated[ApiMetrics, Depends(_metrics)]
 FeedsDep = Annotated[StatusFeeds, Depends(_feeds)]
+QueuesDep = Annotated[KnownQueues, Depends(_queues)]
 
 # auto_error is off because FastAPI's own error does not say which header to send
 # and is not raised at all when tokens are not configured.

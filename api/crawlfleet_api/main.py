@@ -20,6 +20,7 @@ from crawlfleet_api.feeds import StatusFeeds
 from crawlfleet_api.idempotency import IdempotencyKeys
 from crawlfleet_api.methods import install_method_handlers
 from crawlfleet_api.metrics import ApiMetrics, MetricsMiddleware
+from crawlfleet_api.queues import KnownQueues
 from crawlfleet_api.routes import health, jobs, metrics
 from crawlfleet_core.service import JobService
 
@@ -69,6 +70,9 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         )
     }
 
+    # The queues' own Redis, where workers and the operator announce the queues they serve.
+    broker = redis.Redis.from_url(settings.broker_url, decode_responses=True)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if not settings.api_tokens:
@@ -77,6 +81,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         for client in redis_probes.values():
             client.close()
         service.store.client.close()
+        broker.close()
         service.app.close()
 
     app = Gateway(
@@ -90,6 +95,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.state.job_service = service
     app.state.idempotency_keys = IdempotencyKeys(service.store.client, settings.result_ttl_seconds)
     app.state.metrics = api_metrics = ApiMetrics()
+    app.state.queues = KnownQueues(broker, settings.default_queue, settings.extra_queues)
     app.state.feeds = StatusFeeds(
         service.status,
         settings.events_poll_seconds,

@@ -14,10 +14,12 @@ from celery import signals
 from crawlfleet_core.celery_app import create_celery_app
 from crawlfleet_core.settings import get_settings
 from crawlfleet_workers.activity import ActivityReport
+from crawlfleet_workers.announcement import QueueAnnouncement
 
 app = create_celery_app(get_settings())
 app.conf.include = ["crawlfleet_workers.bookkeeping", "crawlfleet_workers.tasks"]
 app.steps["consumer"].add(ActivityReport)
+app.steps["consumer"].add(QueueAnnouncement)
 
 
 @signals.worker_init.connect

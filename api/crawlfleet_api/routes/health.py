@@ -3,6 +3,7 @@ also reach every Redis database a request needs."""
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, cast
 
 import redis
@@ -11,6 +12,7 @@ from fastapi.responses import JSONResponse
 
 from crawlfleet_api.schemas import Readiness
 
+logger = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])
 
 
@@ -31,13 +33,17 @@ def healthz() -> dict[str, str]:
 @router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}})
 def readyz(probes: RedisProbesDep) -> JSONResponse:
     """Readiness: 200 when the broker, the result backend and the job store all
-    answer PING, 503 naming the one that does not."""
+    answer PING, 503 naming the one that does not.
+
+    The answer is open to anyone, so it names the failing database and the kind of
+    error only; the error itself, which tells the Redis host, goes to the log."""
     checks: dict[str, str] = {}
     for name, client in probes.items():
         try:
             client.ping()
         except redis.RedisError as error:
-            checks[name] = f"{type(error).__name__}: {error}"
+            logger.warning("readiness: %s unreachable: %s", name, error)
+            checks[name] = f"unreachable ({type(error).__name__})"
         else:
             checks[name] = "ok"
     ready = all(result == "ok" for result in checks.values())

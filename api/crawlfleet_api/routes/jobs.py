@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, Response, status
+from fastapi.exceptions import RequestValidationError
 from sse_starlette import EventSourceResponse
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
@@ -16,12 +17,14 @@ from crawlfleet_api.deps import (
     IdempotencyKeysDep,
     JobServiceDep,
     MetricsDep,
+    QueuesDep,
     SettingsDep,
     require,
 )
 from crawlfleet_api.errors import RETRY_AFTER_SECONDS
 from crawlfleet_api.feeds import StreamLimitError
 from crawlfleet_api.idempotency import IDEMPOTENCY_KEY_PATTERN, IdempotencyConflictError, IdempotencyKeys
+from crawlfleet_api.queues import OTHER_QUEUE
 from crawlfleet_api.routing import AuthorizedRoute
 from crawlfleet_api.schemas import JobAccepted, JobLinks, Problem
 from crawlfleet_api.tokens import Caller, Role
@@ -110,23 +113,43 @@ def submit_job(
     service: JobServiceDep,
     idempotency_keys: IdempotencyKeysDep,
     metrics: MetricsDep,
+    queues: QueuesDep,
     caller: CallerDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JobAccepted:
     """Queue a crawl. The job runs in the background; follow it at `links.self`."""
+    if not queues.admits(spec.queue):
+        metrics.submissions.labels(OTHER_QUEUE, "refused").inc()
+        raise unknown_queue(spec.queue, queues.known())
+    queue = queues.label(spec.queue)
     try:
         job_id, repeated = submit_once(service, idempotency_keys, spec, caller, idempotency_key)
     except IdempotencyConflictError as error:
-        metrics.submissions.labels(spec.queue, "conflict").inc()
+        metrics.submissions.labels(queue, "conflict").inc()
         raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
     except BaseException:
-        metrics.submissions.labels(spec.queue, "failed").inc()
+        metrics.submissions.labels(queue, "failed").inc()
         raise
-    metrics.submissions.labels(spec.queue, "repeated" if repeated else "accepted").inc()
+    metrics.submissions.labels(queue, "repeated" if repeated else "accepted").inc()
     current = service.status(job_id)
     job_links = links(request, job_id)
     response.headers["Location"] = job_links.self_
     return JobAccepted(id=job_id, state=current.state if current else JobState.PENDING, links=job_links)
+
+
+def unknown_queue(queue: str, known: frozenset[str]) -> RequestValidationError:
+    return RequestValidationError(
+        [
+            {
+                "type": "queue_unknown",
+                "loc": ("body", "queue"),
+                "msg": f"no worker pool serves queue {queue!r}; known queues: {', '.join(sorted(known))} "
+                "(the platform's operators may allow more in CRAWLFLEET_EXTRA_QUEUES)",
+                "input": queue,
+                "ctx": {"known": sorted(known)},
+            }
+        ]
+    )
 
 
 def submit_once(
