@@ -232,3 +232,18 @@ def test_an_unsupported_method_is_405_listing_the_allowed_ones(local_api: httpx.
     response = local_api.put("/v1/jobs/some-id", json=VALID)
     assert response.status_code == 405
     assert response.headers["Allow"] == "DELETE, GET, OPTIONS"
+
+
+@pytest.mark.parametrize("since", ["0.5", "1700000000", "2026-01-31", "2026-01-31T08:00:00", "2026-01-31 08:00:00Z"])
+def test_a_time_that_is_not_rfc_3339_with_a_zone_is_422(local_api: httpx.Client, since: str) -> None:
+    assert ["query", "since"] in locations(local_api.get("/v1/jobs", params={"since": since}))
+
+
+def test_a_time_with_its_zone_is_a_valid_since(local_api: httpx.Client) -> None:
+    assert local_api.get("/v1/jobs", params={"since": "2026-01-31T08:00:00.5+01:00"}).status_code == 200
+
+
+def test_the_schema_allows_no_extract_key_the_server_refuses(local_api: httpx.Client) -> None:
+    extract = local_api.get("/openapi.json").json()["components"]["schemas"]["JobSpec"]["properties"]["extract"]
+    assert list(extract["patternProperties"]) == ["^[A-Za-z_][A-Za-z0-9_]{0,63}$"]
+    assert extract["additionalProperties"] is False

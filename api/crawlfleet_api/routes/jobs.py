@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
+from pydantic import BeforeValidator
 from sse_starlette import EventSourceResponse
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
@@ -62,6 +64,24 @@ Limit = Annotated[int, Query(ge=1, le=1000, description="Most items in the page.
 ListCursor = Annotated[
     str | None,
     Query(pattern=STREAM_ID_PATTERN, description="`nextCursor` of the previous page; omit it for the newest jobs."),
+]
+# RFC 3339, as the schema's `date-time` says: a time zone is required, and no Unix
+# timestamp or other form pydantic would otherwise read as a time.
+RFC3339_PATTERN = re.compile(
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+)
+
+
+def _rfc3339(value: object) -> object:
+    if isinstance(value, str) and not RFC3339_PATTERN.match(value):
+        raise ValueError("a time is RFC 3339 with its time zone, such as 2026-01-31T08:00:00Z")
+    return value
+
+
+Since = Annotated[
+    datetime | None,
+    Query(description="Only jobs submitted at or after this time (RFC 3339)."),
+    BeforeValidator(_rfc3339),
 ]
 IdempotencyKey = Annotated[
     str | None,
@@ -176,7 +196,7 @@ def list_jobs(
     caller: CallerDep,
     state: Annotated[list[JobState] | None, Query(description="Only jobs in these states (repeatable).")] = None,
     queue: Annotated[str | None, Query(max_length=63, description="Only jobs of this queue.")] = None,
-    since: Annotated[datetime | None, Query(description="Only jobs submitted at or after this time.")] = None,
+    since: Since = None,
     tenant: Annotated[
         str | None, Query(max_length=63, description="An admin's choice of tenant; others always see their own.")
     ] = None,

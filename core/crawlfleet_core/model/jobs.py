@@ -117,6 +117,8 @@ class JobSpec(SpecModel):
         default_factory=dict,
         max_length=50,
         description="Item field name to CSS selector (or `xpath:` XPath); one item per page with its url.",
+        # Without it the schema's key pattern would only constrain the keys that match it.
+        json_schema_extra={"additionalProperties": False},
     )
     obey_robots_txt: bool = Field(True, description="Honour each site's robots.txt.")
     concurrency: int = Field(8, ge=1, le=64, description="Requests in flight at once.")

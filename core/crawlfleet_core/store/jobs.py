@@ -93,7 +93,10 @@ class JobStore:
             return None
         return JobRecord(
             id=job_id,
-            spec=JobSpec.model_validate_json(fields["spec"]),
+            # Valid when it was submitted, a stored spec is read as stored, not judged again
+            # by today's rules: they may have changed since, and a host kept in its IDNA form
+            # can be longer than the bound its input was held to.
+            spec=JobSpec.model_construct(**json.loads(fields["spec"])),
             source=fields.get("source", "api"),
             tenant=fields.get("tenant", DEFAULT_TENANT),
             submitted_at=datetime.fromisoformat(fields["submitted_at"]),
