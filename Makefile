@@ -4,13 +4,17 @@ BIN := $(VENV)/bin
 # Crawls in tests and in `make dev` fetch local sites, so loopback is allowed here only.
 export CRAWLFLEET_ALLOWED_NETWORKS ?= 127.0.0.0/8
 
-.PHONY: dev dev-k8s test lint bench crds install redis control-plane clean
+.PHONY: dev dev-k8s test lint bench crds install redis load-generator control-plane clean
 
 install:
 	@hack/bootstrap.sh
 
 redis:
-	@hack/ensure-redis.sh
+	@hack/ensure-command.sh redis-server redis-server
+
+# The benchmarks' HTTP load generator.
+load-generator:
+	@hack/ensure-command.sh hey hey
 
 # Builds kube-apiserver, etcd, kubectl and helm once into ~/.cache/crawlfleet,
 # unless KUBEBUILDER_ASSETS names a directory that has them already.
@@ -37,7 +41,7 @@ lint: install
 test: install redis control-plane lint
 	KUBEBUILDER_ASSETS=$${KUBEBUILDER_ASSETS:-$$(hack/build-control-plane.sh)} $(BIN)/pytest
 
-bench: install redis control-plane
+bench: install redis load-generator control-plane
 	KUBEBUILDER_ASSETS=$${KUBEBUILDER_ASSETS:-$$(hack/build-control-plane.sh)} PYTHONPATH=. $(BIN)/python -m bench
 
 clean:

@@ -15,6 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.figures import percentile
 from crawlfleet_core.model.jobs import JobSpec
 from crawlfleet_core.service import JobService
 from crawlfleet_core.settings import Settings
@@ -23,11 +24,6 @@ from tests.harness.redis_server import RedisServer
 from tests.harness.website import Website
 
 TRIALS = 20
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
 def fresh_interpreter_seconds() -> float:

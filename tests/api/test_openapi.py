@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.api.conftest import ApiProcess
+from tests.harness.api_process import ApiProcess
 from tests.harness.redis_server import RedisServer
 
 TOKEN = "schema-test-token-1"

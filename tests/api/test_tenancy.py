@@ -131,3 +131,16 @@ def test_a_bad_token_entry_names_the_setting_and_what_is_wrong(entry: str, messa
         ApiSettings(api_tokens=entry)
     assert message in str(caught.value)
     assert "secret-123" not in str(caught.value), "a token never appears in an error"
+
+
+def test_metrics_and_docs_say_nothing_of_any_tenant(client: httpx.Client, queue: str) -> None:
+    """They need no token, so they must not tell who uses the platform or what their jobs are."""
+    job = submit(client, ALPHA, idle_spec(queue))
+    client.get(f"/v1/jobs/{job}", headers=bearer(ALPHA))
+    client.get(f"/v1/jobs/{job}", headers=bearer(BETA))
+    client.get("/v1/jobs", params={"tenant": "beta"}, headers=bearer(ADMIN))
+    for path in ("/metrics", "/openapi.json", "/docs", "/redoc"):
+        response = client.get(path)
+        assert response.status_code == 200
+        for secret in ("alpha", "beta", "ops", ALPHA, BETA, ADMIN, DEPLOYER, job):
+            assert secret not in response.text, f"{path} mentions {secret!r}"

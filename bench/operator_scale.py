@@ -1,0 +1,152 @@
+"""The operator at scale: 2,000 one-page ScrapeJobs created at once, against the same
+2,000 jobs submitted through the API, in one run. Prints figures; never pass/fail.
+
+Both paths end in the same workers (real Celery workers crawling a real local site)
+and are timed from the first submission to the last job finished: the API path until
+every job's record says it finished, the ScrapeJob path until every ScrapeJob's
+status says Succeeded, as `kubectl get sj` shows it. The API path runs first, so the
+ScrapeJob path finds the workers warm. The operator's resident memory is sampled
+every 0.2 s while it works.
+
+The goal: the ScrapeJob path takes at most 1.2 times the API path, and the operator
+stays at or under 200 MB. Run: `python -m bench.operator_scale` (or through
+`python -m bench`)."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+import redis
+
+from crawlfleet_core.celery_app import create_celery_app
+from crawlfleet_core.settings import Settings
+from crawlfleet_core.store.keys import job_record
+from tests.harness.api_process import ApiProcess
+from tests.harness.celery_worker import CeleryWorker
+from tests.harness.control_plane import ControlPlane
+from tests.harness.redis_server import RedisServer
+from tests.harness.website import Website
+from tests.operator.test_handlers import NAMESPACE_PREFIX, REPO_ROOT, Operator
+
+JOBS = 2000
+WORKER_CONCURRENCY = 8
+SUBMITTERS = 16
+TIMEOUT_SECONDS = 1800
+
+
+def job_specs(website: Website) -> list[dict[str, Any]]:
+    return [
+        {"startUrls": [website.url(f"/page/{index % 15}")], "maxPages": 1, "followLinks": False, "obeyRobotsTxt": False}
+        for index in range(JOBS)
+    ]
+
+
+def through_the_api(api: ApiProcess, store: redis.Redis, specs: list[dict[str, Any]]) -> float:
+    """Seconds from the first POST to the last job finished."""
+    started = time.monotonic()
+    with httpx.Client(base_url=api.url, timeout=60) as client, ThreadPoolExecutor(SUBMITTERS) as pool:
+        ids = list(pool.map(lambda spec: client.post("/v1/jobs", json=spec).raise_for_status().json()["id"], specs))
+    while time.monotonic() - started < TIMEOUT_SECONDS:
+        pipe = store.pipeline(transaction=False)
+        for job_id in ids:
+            pipe.hexists(job_record(job_id), "finished_at")
+        if all(pipe.execute()):
+            return time.monotonic() - started
+        time.sleep(0.5)
+    raise RuntimeError(f"the API's {JOBS} jobs did not finish within {TIMEOUT_SECONDS} s")
+
+
+def as_scrapejobs(specs: list[dict[str, Any]]) -> str:
+    items = [
+        {"apiVersion": "crawlfleet.io/v1alpha1", "kind": "ScrapeJob", "metadata": {"name": f"page-{i}"}, "spec": spec}
+        for i, spec in enumerate(specs)
+    ]
+    return json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
+
+
+def as_scrapejobs_finished(plane: ControlPlane, namespace: str) -> int:
+    listing = json.loads(plane.kubectl("get", "sj", "-n", namespace, "-o", "json").stdout)
+    return sum(item.get("status", {}).get("phase") == "Succeeded" for item in listing["items"])
+
+
+class PeakMemory:
+    """The highest resident memory of a process, sampled until stopped."""
+
+    def __init__(self, pid: int) -> None:
+        self.process = psutil.Process(pid)
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.2):
+            self.peak = max(self.peak, self.process.memory_info().rss)
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        return self.peak
+
+
+def as_scrapejob_objects(
+    plane: ControlPlane, operator: Operator, specs: list[dict[str, Any]], scratch: Path
+) -> tuple[float, int]:
+    """Seconds from `kubectl create` of every ScrapeJob to the last one Succeeded, and the operator's peak RSS."""
+    namespace = f"{NAMESPACE_PREFIX}bench"
+    plane.kubectl("create", "namespace", namespace)
+    manifest = scratch / "scrapejobs.json"
+    manifest.write_text(as_scrapejobs(specs))
+    memory = PeakMemory(operator.process.pid)
+    started = time.monotonic()
+    plane.kubectl("create", "-n", namespace, "-f", str(manifest))
+    while time.monotonic() - started < TIMEOUT_SECONDS:
+        if as_scrapejobs_finished(plane, namespace) == JOBS:
+            return time.monotonic() - started, memory.stop()
+        time.sleep(1)
+    raise RuntimeError(f"the {JOBS} ScrapeJobs did not succeed within {TIMEOUT_SECONDS} s")
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        scratch = Path(directory)
+        redis_server = RedisServer(scratch / "redis")
+        website = Website()
+        plane = ControlPlane.start(scratch / "control-plane")
+        env = {
+            "CRAWLFLEET_BROKER_URL": redis_server.url(0),
+            "CRAWLFLEET_RESULT_BACKEND": redis_server.url(1),
+            "CRAWLFLEET_JOB_STORE_URL": redis_server.url(2),
+            "CRAWLFLEET_ALLOWED_NETWORKS": "127.0.0.0/8",
+        }
+        settings = Settings(broker_url=env["CRAWLFLEET_BROKER_URL"], result_backend=env["CRAWLFLEET_RESULT_BACKEND"])
+        app = create_celery_app(settings)
+        worker = api = operator = None
+        try:
+            plane.kubectl("apply", "--server-side", "-f", str(REPO_ROOT / "manifests" / "crds"))
+            plane.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+            worker = CeleryWorker(app, env, scratch / "workers", concurrency=WORKER_CONCURRENCY)
+            api = ApiProcess(env, scratch / "api.log")
+            specs = job_specs(website)
+            api_seconds = through_the_api(api, redis_server.client(2), specs)
+            operator = Operator(plane, env, scratch / "operator.log")
+            sj_seconds, peak = as_scrapejob_objects(plane, operator, specs, scratch)
+        finally:
+            for running in (operator, api, worker):
+                if running is not None:
+                    running.stop()
+            plane.stop()
+            website.stop()
+            redis_server.stop()
+    print(f"{JOBS} one-page jobs through the API:   {api_seconds:6.1f} s  ({JOBS / api_seconds:5.1f} jobs/s)")
+    print(f"{JOBS} one-page ScrapeJobs:             {sj_seconds:6.1f} s  ({JOBS / sj_seconds:5.1f} jobs/s)")
+    print(f"ScrapeJob path / API path:            {sj_seconds / api_seconds:.2f} (goal <= 1.2)")
+    print(f"operator peak RSS:                    {peak / 2**20:6.0f} MB (goal <= 200)")
