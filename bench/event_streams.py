@@ -98,3 +98,7 @@ def main() -> None:
     print(f"GET /v1/jobs/{{id}}, idle:                  {idle.describe()}  p95 {idle_p95 * 1000:.1f} ms")
     print(f"GET /v1/jobs/{{id}}, {STREAMS} streams open:  {busy.describe()}  p95 {busy_p95 * 1000:.1f} ms")
     print(f"p95 with {STREAMS} streams / idle p95:       {busy_p95 / idle_p95:.2f} (goal <= 2)")
+
+
+if __name__ == "__main__":
+    main()

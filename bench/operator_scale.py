@@ -150,3 +150,7 @@ def main() -> None:
     print(f"{JOBS} one-page ScrapeJobs:             {sj_seconds:6.1f} s  ({JOBS / sj_seconds:5.1f} jobs/s)")
     print(f"ScrapeJob path / API path:            {sj_seconds / api_seconds:.2f} (goal <= 1.2)")
     print(f"operator peak RSS:                    {peak / 2**20:6.0f} MB (goal <= 200)")
+
+
+if __name__ == "__main__":
+    main()

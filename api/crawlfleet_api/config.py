@@ -25,6 +25,15 @@ class ApiSettings(Settings):
     max_body_bytes: int = Field(
         MEBIBYTE, ge=1, description="Largest request body accepted, in bytes; a larger one is answered 413."
     )
+    submit_threads: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description=(
+            "Threads that write and publish submissions. One is fastest with Redis nearby: more threads "
+            "contend for the interpreter's lock more than they gain; a distant Redis may want a few."
+        ),
+    )
     events_poll_seconds: float = Field(
         0.5, gt=0, le=10, description="How often the event streams of a job look for a change of its status."
     )

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from importlib.metadata import version
 from typing import Annotated, Any
 
+import anyio
 import redis
 import typer
 import uvicorn
@@ -95,6 +96,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.state.job_service = service
     app.state.idempotency_keys = IdempotencyKeys(service.store.client, settings.result_ttl_seconds)
     app.state.metrics = api_metrics = ApiMetrics()
+    app.state.submitters = anyio.CapacityLimiter(settings.submit_threads)
     app.state.queues = KnownQueues(broker, settings.default_queue, settings.extra_queues)
     app.state.feeds = StatusFeeds(
         service.status,

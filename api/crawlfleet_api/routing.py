@@ -110,7 +110,7 @@ class AuthorizedRoute(APIRoute):
             if roles:
                 caller = await caller_of(request)
                 for role in roles:
-                    role(caller)
+                    await role(caller)
             body = await request.body()
             if not body or not decodes_json:
                 return await handle(request)

@@ -16,7 +16,7 @@ logger = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])
 
 
-def _redis_probes(request: Request) -> dict[str, redis.Redis]:
+async def _redis_probes(request: Request) -> dict[str, redis.Redis]:
     return cast(dict[str, redis.Redis], request.app.state.redis_probes)
 
 
@@ -24,7 +24,7 @@ RedisProbesDep = Annotated[dict[str, redis.Redis], Depends(_redis_probes)]
 
 
 @router.get("/healthz")
-def healthz() -> dict[str, str]:
+async def healthz() -> dict[str, str]:
     """Liveness: answers as long as the process serves requests, whatever Redis does,
     so that an outage of Redis does not make Kubernetes restart every API pod."""
     return {"status": "ok"}

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from functools import partial
 from typing import Annotated, Any
 
+import anyio.to_thread
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import BeforeValidator
@@ -21,12 +23,14 @@ from crawlfleet_api.deps import (
     MetricsDep,
     QueuesDep,
     SettingsDep,
+    SubmittersDep,
     require,
 )
 from crawlfleet_api.errors import RETRY_AFTER_SECONDS
 from crawlfleet_api.feeds import StreamLimitError
 from crawlfleet_api.idempotency import IDEMPOTENCY_KEY_PATTERN, IdempotencyConflictError, IdempotencyKeys
-from crawlfleet_api.queues import OTHER_QUEUE
+from crawlfleet_api.metrics import ApiMetrics
+from crawlfleet_api.queues import OTHER_QUEUE, KnownQueues
 from crawlfleet_api.routing import AuthorizedRoute
 from crawlfleet_api.schemas import JobAccepted, JobLinks, Problem
 from crawlfleet_api.tokens import Caller, Role
@@ -126,7 +130,7 @@ def status_or_404(service: JobService, job_id: str, caller: Caller) -> JobStatus
         **UNAVAILABLE,
     },
 )
-def submit_job(
+async def submit_job(
     spec: JobSpec,
     request: Request,
     response: Response,
@@ -134,10 +138,29 @@ def submit_job(
     idempotency_keys: IdempotencyKeysDep,
     metrics: MetricsDep,
     queues: QueuesDep,
+    submitters: SubmittersDep,
     caller: CallerDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JobAccepted:
     """Queue a crawl. The job runs in the background; follow it at `links.self`."""
+    job_id, state = await anyio.to_thread.run_sync(
+        partial(accept, service, idempotency_keys, metrics, queues, spec, caller, idempotency_key), limiter=submitters
+    )
+    job_links = links(request, job_id)
+    response.headers["Location"] = job_links.self_
+    return JobAccepted(id=job_id, state=state, links=job_links)
+
+
+def accept(
+    service: JobService,
+    idempotency_keys: IdempotencyKeys,
+    metrics: ApiMetrics,
+    queues: KnownQueues,
+    spec: JobSpec,
+    caller: Caller,
+    idempotency_key: str | None,
+) -> tuple[str, JobState]:
+    """Submit the job if its queue is known; its id and state, counted by queue and outcome."""
     if not queues.admits(spec.queue):
         metrics.submissions.labels(OTHER_QUEUE, "refused").inc()
         raise unknown_queue(spec.queue, queues.known())
@@ -151,10 +174,10 @@ def submit_job(
         metrics.submissions.labels(queue, "failed").inc()
         raise
     metrics.submissions.labels(queue, "repeated" if repeated else "accepted").inc()
-    current = service.status(job_id)
-    job_links = links(request, job_id)
-    response.headers["Location"] = job_links.self_
-    return JobAccepted(id=job_id, state=current.state if current else JobState.PENDING, links=job_links)
+    # A new job was queued just now, so it is PENDING without asking Redis; a repeat
+    # answers with the state of the job the first request created.
+    current = service.status(job_id) if repeated else None
+    return job_id, current.state if current else JobState.PENDING
 
 
 def unknown_queue(queue: str, known: frozenset[str]) -> RequestValidationError:

@@ -21,12 +21,36 @@ from crawlfleet_core.store import keys
 # The smallest stream id: a range that ends just before it is empty.
 FIRST_STREAM_ID = "0-0"
 
+# Scripts, so that a submission's writes cost Redis one round trip each, not two.
+# KEYS: the record, the index of every job, the tenant's index. ARGV: submitted_at,
+# spec, source, tenant, TTL, the oldest index entry to keep, the job id.
+_CREATE_SCRIPT = """
+if redis.call('HSETNX', KEYS[1], 'submitted_at', ARGV[1]) == 0 then
+    return 0
+end
+redis.call('HSET', KEYS[1], 'spec', ARGV[2], 'source', ARGV[3], 'tenant', ARGV[4])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+for index = 2, 3 do
+    redis.call('XADD', KEYS[index], 'MINID', '~', ARGV[6], '*', 'id', ARGV[7])
+    redis.call('EXPIRE', KEYS[index], ARGV[5])
+end
+return 1
+"""
+# KEYS: the record. ARGV: the field, its value. Never recreates an expired record.
+_MARK_SCRIPT = """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+    redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+end
+"""
+
 
 class JobStore:
     def __init__(self, client: redis.Redis, ttl_seconds: int, items_max: int) -> None:
         self.client = client
         self.ttl_seconds = ttl_seconds
         self.items_max = items_max
+        self._create = client.register_script(_CREATE_SCRIPT)
+        self._mark = client.register_script(_MARK_SCRIPT)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> JobStore:
@@ -37,20 +61,22 @@ class JobStore:
     def create(self, job_id: str, spec: JobSpec, source: str, tenant: str = DEFAULT_TENANT) -> bool:
         """Write a new record and list it in the indexes; False when the id already
         has one (a repeated submission)."""
-        key = keys.job_record(job_id)
         submitted = now()
-        if not self.client.hsetnx(key, "submitted_at", submitted.isoformat()):
-            return False
         # Index entries older than the records they point at are trimmed as new ones come.
         oldest = f"{int((submitted.timestamp() - self.ttl_seconds) * 1000)}-0"
-        pipe = self.client.pipeline()
-        pipe.hset(key, mapping={"spec": spec.model_dump_json(by_alias=True), "source": source, "tenant": tenant})
-        pipe.expire(key, self.ttl_seconds)
-        for index in (keys.jobs_index(), keys.jobs_index(tenant)):
-            pipe.xadd(index, {"id": job_id}, minid=oldest, approximate=True)
-            pipe.expire(index, self.ttl_seconds)
-        pipe.execute()
-        return True
+        created = self._create(
+            keys=[keys.job_record(job_id), keys.jobs_index(), keys.jobs_index(tenant)],
+            args=[
+                submitted.isoformat(),
+                spec.model_dump_json(by_alias=True),
+                source,
+                tenant,
+                self.ttl_seconds,
+                oldest,
+                job_id,
+            ],
+        )
+        return bool(created)
 
     def recent(self, tenant: str | None, before: str | None, count: int) -> list[tuple[str, str]]:
         """Up to `count` (index position, job id) pairs, newest first, submitted before
@@ -77,9 +103,7 @@ class JobStore:
         """Stamp `event` (one of TIMESTAMPS) with the current time, if the record exists."""
         if event not in TIMESTAMPS:
             raise ValueError(f"unknown job event {event!r}")
-        key = keys.job_record(job_id)
-        if self.client.exists(key):
-            self.client.hset(key, event, now().isoformat())
+        self._mark(keys=[keys.job_record(job_id)], args=[event, now().isoformat()])
 
     def set_progress(self, job_id: str, progress: Progress) -> None:
         self.client.hset(keys.job_record(job_id), "progress", progress.model_dump_json())
