@@ -136,9 +136,7 @@ def main() -> None:
         scratch = Path(directory)
         redis = RedisServer(scratch / "redis")
         env = {
-            "CRAWLFLEET_BROKER_URL": redis.url(0),
-            "CRAWLFLEET_RESULT_BACKEND": redis.url(1),
-            "CRAWLFLEET_JOB_STORE_URL": redis.url(2),
+            **redis.platform_env(),
         }
         settings = Settings(broker_url=env["CRAWLFLEET_BROKER_URL"], result_backend=env["CRAWLFLEET_RESULT_BACKEND"])
         api = ApiProcess(env, scratch / "api.log")

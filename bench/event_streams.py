@@ -72,9 +72,7 @@ def main() -> None:
         scratch = Path(directory)
         redis = RedisServer(scratch / "redis")
         env = {
-            "CRAWLFLEET_BROKER_URL": redis.url(0),
-            "CRAWLFLEET_RESULT_BACKEND": redis.url(1),
-            "CRAWLFLEET_JOB_STORE_URL": redis.url(2),
+            **redis.platform_env(),
             "CRAWLFLEET_EXTRA_QUEUES": "nobody-consumes-this",
             # The bench is one client holding them all.
             "CRAWLFLEET_EVENTS_MAX_STREAMS_PER_CLIENT": str(STREAMS),

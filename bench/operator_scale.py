@@ -122,9 +122,7 @@ def main() -> None:
         website = Website()
         plane = ControlPlane.start(scratch / "control-plane")
         env = {
-            "CRAWLFLEET_BROKER_URL": redis_server.url(0),
-            "CRAWLFLEET_RESULT_BACKEND": redis_server.url(1),
-            "CRAWLFLEET_JOB_STORE_URL": redis_server.url(2),
+            **redis_server.platform_env(),
             "CRAWLFLEET_ALLOWED_NETWORKS": "127.0.0.0/8",
         }
         settings = Settings(broker_url=env["CRAWLFLEET_BROKER_URL"], result_backend=env["CRAWLFLEET_RESULT_BACKEND"])

@@ -7,8 +7,9 @@ of them cost a submission more than its Redis writes."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, cast
+from typing import Annotated, Any, cast
 
 from anyio import CapacityLimiter
 from fastapi import Depends, HTTPException, Request, status
@@ -23,41 +24,22 @@ from crawlfleet_api.tokens import ANONYMOUS, Caller, Role, identify
 from crawlfleet_core.service import JobService
 
 
-async def _settings(request: Request) -> ApiSettings:
-    return cast(ApiSettings, request.app.state.settings)
+def app_state(name: str) -> Callable[[Request], Awaitable[Any]]:
+    """A dependency on what the app factory put in `app.state.<name>`."""
+
+    async def read(request: Request) -> Any:
+        return getattr(request.app.state, name)
+
+    return read
 
 
-async def _job_service(request: Request) -> JobService:
-    return cast(JobService, request.app.state.job_service)
-
-
-async def _idempotency_keys(request: Request) -> IdempotencyKeys:
-    return cast(IdempotencyKeys, request.app.state.idempotency_keys)
-
-
-async def _metrics(request: Request) -> ApiMetrics:
-    return cast(ApiMetrics, request.app.state.metrics)
-
-
-async def _queues(request: Request) -> KnownQueues:
-    return cast(KnownQueues, request.app.state.queues)
-
-
-async def _submitters(request: Request) -> CapacityLimiter:
-    return cast(CapacityLimiter, request.app.state.submitters)
-
-
-async def _feeds(request: Request) -> StatusFeeds:
-    return cast(StatusFeeds, request.app.state.feeds)
-
-
-SettingsDep = Annotated[ApiSettings, Depends(_settings)]
-JobServiceDep = Annotated[JobService, Depends(_job_service)]
-IdempotencyKeysDep = Annotated[IdempotencyKeys, Depends(_idempotency_keys)]
-MetricsDep = Annotated[ApiMetrics, Depends(_metrics)]
-FeedsDep = Annotated[StatusFeeds, Depends(_feeds)]
-QueuesDep = Annotated[KnownQueues, Depends(_queues)]
-SubmittersDep = Annotated[CapacityLimiter, Depends(_submitters)]
+SettingsDep = Annotated[ApiSettings, Depends(app_state("settings"))]
+JobServiceDep = Annotated[JobService, Depends(app_state("job_service"))]
+IdempotencyKeysDep = Annotated[IdempotencyKeys, Depends(app_state("idempotency_keys"))]
+MetricsDep = Annotated[ApiMetrics, Depends(app_state("metrics"))]
+FeedsDep = Annotated[StatusFeeds, Depends(app_state("feeds"))]
+QueuesDep = Annotated[KnownQueues, Depends(app_state("queues"))]
+SubmittersDep = Annotated[CapacityLimiter, Depends(app_state("submitters"))]
 
 # auto_error is off because FastAPI's own error does not say which header to send
 # and is not raised at all when tokens are not configured.
@@ -96,7 +78,7 @@ CallerDep = Annotated[Caller, Depends(authenticate)]
 
 async def caller_of(request: Request) -> Caller:
     """The caller of `request`, for code that runs before FastAPI resolves the dependencies."""
-    return caller_with(await _settings(request), await bearer(request))
+    return caller_with(cast(ApiSettings, request.app.state.settings), await bearer(request))
 
 
 @dataclass(frozen=True)

@@ -38,9 +38,7 @@ def isolated_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisSe
 
 def serve(redis_server: RedisServer, tmp_path: Path, tokens: str) -> ApiProcess:
     env = {
-        "CRAWLFLEET_BROKER_URL": redis_server.url(0),
-        "CRAWLFLEET_RESULT_BACKEND": redis_server.url(1),
-        "CRAWLFLEET_JOB_STORE_URL": redis_server.url(2),
+        **redis_server.platform_env(),
         "CRAWLFLEET_API_TOKENS": tokens,
         # Every queue the schema admits is accepted, as an operator may allow: nothing serves any here.
         "CRAWLFLEET_EXTRA_QUEUES": "*",

@@ -4,23 +4,20 @@ also reach every Redis database a request needs."""
 from __future__ import annotations
 
 import logging
-from typing import Annotated, cast
+from typing import Annotated
 
 import redis
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
+from crawlfleet_api.deps import app_state
 from crawlfleet_api.schemas import Readiness
 
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])
 
 
-async def _redis_probes(request: Request) -> dict[str, redis.Redis]:
-    return cast(dict[str, redis.Redis], request.app.state.redis_probes)
-
-
-RedisProbesDep = Annotated[dict[str, redis.Redis], Depends(_redis_probes)]
+RedisProbesDep = Annotated[dict[str, redis.Redis], Depends(app_state("redis_probes"))]
 
 
 @router.get("/healthz")
