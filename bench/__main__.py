@@ -2,8 +2,27 @@
 
 from __future__ import annotations
 
-from bench import api_throughput, autoscale, event_streams, first_request, operator_scale
+from bench import (
+    api_throughput,
+    autoscale,
+    event_streams,
+    first_request,
+    operator_scale,
+    operator_start,
+    page_budget,
+    time_limit,
+)
 
-for benchmark in (first_request, api_throughput, event_streams, autoscale, operator_scale):
+benchmarks = (
+    first_request,
+    page_budget,
+    time_limit,
+    api_throughput,
+    event_streams,
+    autoscale,
+    operator_start,
+    operator_scale,
+)
+for benchmark in benchmarks:
     print(f"\n== {benchmark.__name__}")
     benchmark.main()

@@ -70,10 +70,12 @@ class ScaleReader:
         host, port = plane.server_url.removeprefix("https://").split(":")
         self.connection = http.client.HTTPSConnection(host, int(port), context=context, timeout=5)
 
+    def get(self, path: str) -> dict[str, Any]:
+        self.connection.request("GET", path)
+        return dict(json.loads(self.connection.getresponse().read()))
+
     def replicas(self, namespace: str, deployment: str) -> int:
-        self.connection.request("GET", f"/apis/apps/v1/namespaces/{namespace}/deployments/{deployment}/scale")
-        response = self.connection.getresponse()
-        body = json.loads(response.read())
+        body = self.get(f"/apis/apps/v1/namespaces/{namespace}/deployments/{deployment}/scale")
         return int(body["spec"].get("replicas", 0))
 
     def wait(self, namespace: str, deployment: str, expected: int, timeout: float = 30) -> float:

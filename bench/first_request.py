@@ -7,20 +7,14 @@ interpreter per crawl pays before it can send anything: importing the crawl code
 
 from __future__ import annotations
 
-import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 
+from bench.crawl_platform import running_platform
 from bench.figures import percentile
 from crawlfleet_core.model.jobs import JobSpec
-from crawlfleet_core.service import JobService
-from crawlfleet_core.settings import Settings
-from tests.harness.celery_worker import CeleryWorker
-from tests.harness.redis_server import RedisServer
 from tests.harness.website import Website
 
 TRIALS = 20
@@ -33,19 +27,9 @@ def fresh_interpreter_seconds() -> float:
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as scratch:
-        redis = RedisServer(Path(scratch) / "redis")
-        site = Website()
-        env = {
-            "CRAWLFLEET_BROKER_URL": redis.url(0),
-            "CRAWLFLEET_RESULT_BACKEND": redis.url(1),
-            "CRAWLFLEET_JOB_STORE_URL": redis.url(2),
-            "CRAWLFLEET_ALLOWED_NETWORKS": "127.0.0.0/8",
-        }
-        os.environ.update(env)
-        service = JobService.from_settings(Settings())
-        worker = CeleryWorker(service.app, env, Path(scratch) / "logs", concurrency=1)
-        try:
+    site = Website()
+    try:
+        with running_platform() as service:
             first_request: list[float] = []
             total: list[float] = []
             submit_call: list[float] = []
@@ -67,10 +51,8 @@ def main() -> None:
                 first_request.append(site.requests[before][0] - submitted)
                 time.sleep(0.2)  # an idle worker for the next trial
             baseline = statistics.median(fresh_interpreter_seconds() for _ in range(5))
-        finally:
-            worker.stop()
-            site.stop()
-            redis.stop()
+    finally:
+        site.stop()
     p50, p95 = percentile(first_request, 0.5), percentile(first_request, 0.95)
     print(f"submit -> first HTTP request, one-page job, idle worker, {TRIALS} trials:")
     print(f"  p50 {p50 * 1000:.0f} ms   p95 {p95 * 1000:.0f} ms")

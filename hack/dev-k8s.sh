@@ -25,8 +25,8 @@ if [[ ${1:-} == operator ]]; then
   kubectl apply --server-side -f manifests/crds/
   kubectl wait --for=condition=Established crd --all --timeout=60s
   echo "ready: export KUBECONFIG=$KUBECONFIG; kubectl apply -f manifests/examples/scrapejob.yaml; kubectl get sj -w"
-  # The liveness port stays clear of the API's and Flower's.
-  export CRAWLFLEET_OPERATOR_LIVENESS_ENDPOINT=${CRAWLFLEET_OPERATOR_LIVENESS_ENDPOINT:-http://127.0.0.1:8081/healthz}
+  # The health port stays clear of the API's and Flower's.
+  export CRAWLFLEET_OPERATOR_HEALTH_PORT=${CRAWLFLEET_OPERATOR_HEALTH_PORT:-8081}
   exec .venv/bin/python -m crawlfleet_operator
 fi
 

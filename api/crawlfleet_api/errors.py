@@ -1,6 +1,6 @@
 """Answers for failures that are not the client's fault but are not bugs
-either: Redis or the broker being unreachable is a 503 the client may retry,
-never a 500."""
+either: Redis or the broker being unreachable, or Redis refusing writes because it
+is full, is a 503 the client may retry, never a 500."""
 
 from __future__ import annotations
 
@@ -24,6 +24,8 @@ UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
     BackendError,
 )
 RETRY_AFTER_SECONDS = 5
+# A full Redis frees memory as jobs expire, or when an operator raises its limit: minutes, not seconds.
+FULL_RETRY_AFTER_SECONDS = 60
 
 
 async def unavailable(request: Request, error: Exception) -> JSONResponse:
@@ -35,6 +37,18 @@ async def unavailable(request: Request, error: Exception) -> JSONResponse:
     )
 
 
+async def full(request: Request, error: Exception) -> JSONResponse:
+    """Redis at its `maxmemory` with the `noeviction` policy refuses writes (an evicted
+    key would be a lost job); nothing was submitted."""
+    logger.warning("%s %s: Redis refuses writes: %s", request.method, request.url.path, error)
+    return JSONResponse(
+        {"detail": "the job store or the broker (Redis) is full and refuses new jobs; try again later"},
+        status_code=503,
+        headers={"Retry-After": str(FULL_RETRY_AFTER_SECONDS)},
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     for error_type in UNAVAILABLE_ERRORS:
         app.add_exception_handler(error_type, unavailable)
+    app.add_exception_handler(redis.exceptions.OutOfMemoryError, full)

@@ -36,6 +36,32 @@ def needs_publishing(record: JobRecord | None, moment: datetime) -> bool:
     return (moment - record.submitted_at).total_seconds() >= REPUBLISH_AFTER_SECONDS
 
 
+class InvalidSpecError(ValueError):
+    """A spec the platform cannot run as asked. `field` names the spec's field as a
+    client wrote it (camelCase), `value` what it asked for."""
+
+    def __init__(self, field: str, value: object, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.value = value
+        self.message = message
+
+
+def allowed_time_limit(spec: JobSpec, settings: Settings) -> int:
+    """How long the platform lets the job's crawl run; more than the platform's
+    limit is refused, as the crawl would be stopped before its own limit."""
+    limit = settings.soft_time_limit_seconds
+    asked = spec.time_limit_seconds
+    if asked is not None and asked > limit:
+        raise InvalidSpecError(
+            "timeLimitSeconds",
+            asked,
+            f"{asked} s is longer than this platform lets a crawl run: at most {limit} s "
+            "(CRAWLFLEET_SOFT_TIME_LIMIT_SECONDS); ask for less, or omit it to run as long as allowed",
+        )
+    return spec.time_limit(limit)
+
+
 class CancelConflictError(Exception):
     """The job has already finished, so there is nothing to cancel."""
 
@@ -57,11 +83,15 @@ class JobService:
 
         Submitting an id that already has a record publishes nothing again, so a
         caller that derives the id from something stable (a ScrapeJob's uid, an
-        Idempotency-Key) can safely call this more than once."""
+        Idempotency-Key) can safely call this more than once. A spec the platform
+        cannot run as asked raises InvalidSpecError, and leaves nothing behind."""
+        limit = allowed_time_limit(spec, self.settings)
+        # The record and the worker see the limit the crawl runs with, whoever's settings they read.
+        spec = spec.model_copy(update={"time_limit_seconds": limit})
         job_id = job_id or str(uuid.uuid4())
         if not self.store.create(job_id, spec, source, tenant) and not needs_publishing(self.store.get(job_id), now()):
             return job_id
-        soft_limit = min(spec.time_limit_seconds + SHUTDOWN_GRACE_SECONDS, self.settings.soft_time_limit_seconds)
+        soft_limit = min(limit + SHUTDOWN_GRACE_SECONDS, self.settings.soft_time_limit_seconds)
         try:
             self.app.send_task(
                 CRAWL_TASK,

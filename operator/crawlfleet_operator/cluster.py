@@ -10,9 +10,11 @@ handler modules it runs."""
 from __future__ import annotations
 
 import asyncio
+import fnmatch
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import kopf
@@ -24,8 +26,23 @@ from crawlfleet_operator.scrapejobs import FINISHED
 
 SCRAPEJOBS = "scrapejobs"
 WORKERPOOLS = "workerpools"
+# What the operator signs its writes with: its Events' component, and its field
+# manager in `kubectl get -o yaml --show-managed-fields` (the user agent's name).
+OPERATOR_NAME = "crawlfleet-operator"
 CONFLICT = 409
 NOT_FOUND = 404
+UNPROCESSABLE = 422  # also what a JSON patch whose test failed gets
+FINALIZER_ATTEMPTS = 3
+# kopf's peering objects: KopfPeering (namespaced) and ClusterKopfPeering.
+PEERING = ("kopf.dev", "v1")
+
+
+def message(error: client.ApiException) -> str:
+    """What the API server said, from the Status it answered with when it did."""
+    try:
+        return str(json.loads(error.body or "")["message"])
+    except (TypeError, ValueError, KeyError):
+        return str(error.reason)
 
 
 async def connect() -> client.ApiClient:
@@ -35,7 +52,9 @@ async def connect() -> client.ApiClient:
         config.load_incluster_config()  # type: ignore[no-untyped-call]
     except config.ConfigException:
         await config.load_kube_config()
-    return client.ApiClient()
+    api = client.ApiClient()
+    api.user_agent = OPERATOR_NAME
+    return api
 
 
 @kopf.on.startup()
@@ -57,7 +76,9 @@ class ScrapeJobs:
     def __init__(self, api: client.ApiClient) -> None:
         self.objects = client.CustomObjectsApi(api)
 
-    async def create_run(self, parent: dict[str, Any], name: str, spec: dict[str, Any]) -> bool:
+    async def create_run(
+        self, parent: dict[str, Any], name: str, spec: dict[str, Any], labels: Mapping[str, str]
+    ) -> bool:
         """Create a run of a schedule; False when it exists already (this tick was handled before a restart)."""
         metadata = parent["metadata"]
         body = {
@@ -66,7 +87,7 @@ class ScrapeJobs:
             "metadata": {
                 "name": name,
                 "namespace": metadata["namespace"],
-                "labels": {SCHEDULE_LABEL: metadata["name"]},
+                "labels": dict(labels),
                 # The garbage collector deletes the runs with their schedule.
                 "ownerReferences": [
                     {
@@ -165,3 +186,112 @@ class WorkerPools:
             # Custom resources take no strategic merge patch, which the client would pick for a dict.
             _content_type="application/merge-patch+json",
         )
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The ScrapeJobs and WorkerPools one operator runs: those its label selector
+    picks in the namespaces it watches. `namespaces` are names or glob patterns,
+    as kopf takes them; none means every namespace."""
+
+    api: client.ApiClient
+    namespaces: tuple[str, ...]
+    selector: str
+
+    async def objects(self, plural: str, limit: int | None = None) -> list[dict[str, Any]]:
+        """The objects of `plural`; with `limit`, at most that many per listing (enough to
+        learn that the listing works, at a fraction of the cost of a large one)."""
+        objects = client.CustomObjectsApi(self.api)
+        options: dict[str, Any] = {"label_selector": self.selector} | ({"limit": limit} if limit else {})
+        if self.namespaces and not any(map(is_pattern, self.namespaces)):
+            listings = await asyncio.gather(
+                *(
+                    objects.list_namespaced_custom_object(GROUP, VERSION, namespace, plural, **options)
+                    for namespace in self.namespaces
+                )
+            )
+            return [item for listing in listings for item in listing["items"]]
+        listing = await objects.list_cluster_custom_object(GROUP, VERSION, plural, **options)
+        return [item for item in listing["items"] if self.watches(item["metadata"]["namespace"])]
+
+    def watches(self, namespace: str) -> bool:
+        """kopf's reading of the namespaces: any pattern matches, and no `!pattern` does."""
+        included = [pattern for pattern in self.namespaces if not pattern.startswith("!")]
+        excluded = [pattern[1:] for pattern in self.namespaces if pattern.startswith("!")]
+        return (not included or any(fnmatch.fnmatchcase(namespace, pattern) for pattern in included)) and not any(
+            fnmatch.fnmatchcase(namespace, pattern) for pattern in excluded
+        )
+
+    async def delete(self, plural: str, namespace: str, name: str) -> None:
+        try:
+            await client.CustomObjectsApi(self.api).delete_namespaced_custom_object(
+                GROUP, VERSION, namespace, plural, name
+            )
+        except client.ApiException as error:
+            if error.status != NOT_FOUND:
+                raise
+
+    async def remove_finalizer(self, plural: str, namespace: str, name: str, finalizer: str) -> None:
+        """Take `finalizer` off the object and leave the others' finalizers: the patch
+        tests that the list is as read, and a list changed meanwhile is read again."""
+        objects = client.CustomObjectsApi(self.api)
+        for _ in range(FINALIZER_ATTEMPTS):
+            try:
+                body = await objects.get_namespaced_custom_object(GROUP, VERSION, namespace, plural, name)
+                finalizers = list(body["metadata"].get("finalizers", []))
+                if finalizer not in finalizers:
+                    return
+                index = finalizers.index(finalizer)
+                patch = [
+                    {"op": "test", "path": f"/metadata/finalizers/{index}", "value": finalizer},
+                    {"op": "remove", "path": f"/metadata/finalizers/{index}"},
+                ]
+                # The client's stub omits `_content_type`, which its runtime accepts.
+                await objects.patch_namespaced_custom_object(  # type: ignore[call-arg]
+                    GROUP, VERSION, namespace, plural, name, patch, _content_type="application/json-patch+json"
+                )
+                return
+            except client.ApiException as error:
+                if error.status == NOT_FOUND:
+                    return
+                if error.status != UNPROCESSABLE:
+                    raise
+        raise RuntimeError(f"the finalizers of {plural} {namespace}/{name} kept changing")
+
+
+def is_pattern(namespace: str) -> bool:
+    """Whether kopf reads a namespace setting as a pattern to match listed namespaces against."""
+    return any(character in namespace for character in "*?[]!")
+
+
+@dataclass(frozen=True)
+class Peer:
+    """A replica in a kopf peering object's status, as kopf writes it."""
+
+    identity: str
+    priority: int
+    alive_until: datetime
+
+
+async def peers(api: client.ApiClient, name: str, namespace: str | None) -> list[Peer]:
+    """The replicas recorded in the KopfPeering `name` of `namespace` (the
+    ClusterKopfPeering when None); none when the object does not exist."""
+    objects = client.CustomObjectsApi(api)
+    try:
+        if namespace is None:
+            body = await objects.get_cluster_custom_object(*PEERING, "clusterkopfpeerings", name)
+        else:
+            body = await objects.get_namespaced_custom_object(*PEERING, namespace, "kopfpeerings", name)
+    except client.ApiException as error:
+        if error.status == NOT_FOUND:
+            return []
+        raise
+    return [
+        Peer(
+            identity=identity,
+            priority=int(info.get("priority", 0)),
+            alive_until=datetime.fromisoformat(info["lastseen"]) + timedelta(seconds=int(info.get("lifetime", 60))),
+        )
+        for identity, info in (body.get("status") or {}).items()
+        if isinstance(info, dict) and "lastseen" in info
+    ]

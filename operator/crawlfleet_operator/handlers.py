@@ -17,10 +17,10 @@ from pydantic import ValidationError
 from crawlfleet_core.clock import now
 from crawlfleet_core.resources import GROUP, VERSION
 from crawlfleet_core.resources.scrapejobs import ScrapeJobSpec, ScrapeJobStatus
-from crawlfleet_core.service import CancelConflictError, JobService
+from crawlfleet_core.service import CancelConflictError, InvalidSpecError, JobService
 from crawlfleet_core.settings import get_settings
 from crawlfleet_operator import cluster, schedules, scrapejobs
-from crawlfleet_operator.config import OperatorConfig, configure_kopf
+from crawlfleet_operator.config import OperatorConfig, release_labels
 from crawlfleet_operator.metrics import start_metrics_server
 
 SCRAPEJOBS = (GROUP, VERSION, cluster.SCRAPEJOBS)
@@ -28,8 +28,7 @@ CONFIG = OperatorConfig()
 
 
 @kopf.on.startup()
-async def start_operator(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
-    configure_kopf(settings, CONFIG)
+async def start_operator(memo: kopf.Memo, **_: Any) -> None:
     if CONFIG.metrics_port:
         start_metrics_server(CONFIG.metrics_port)
     memo.jobs = JobService.from_settings(get_settings())
@@ -77,7 +76,13 @@ def start_job(
         publish(body, before, scrapejobs.suspended_status(before, generation, moment), patch)
         return
     jobs: JobService = memo.jobs
-    job_id = jobs.submit(parsed.job_spec(), job_id=str(meta["uid"]), source="operator", tenant=str(meta["namespace"]))
+    try:
+        job_id = jobs.submit(
+            parsed.job_spec(), job_id=str(meta["uid"]), source="operator", tenant=str(meta["namespace"])
+        )
+    except InvalidSpecError as error:
+        publish(body, before, scrapejobs.invalid_status(before, f"spec.{error}", generation, moment), patch)
+        return
     after = scrapejobs.submitted_status(jobs.status(job_id), before, job_id, generation, moment)
     publish(body, before, after, patch)
 
@@ -163,7 +168,8 @@ async def run_schedule(
     runs: cluster.ScrapeJobs = memo.scrapejobs
     if tick is not None:
         name = schedules.run_name(str(meta["name"]), tick)
-        if await runs.create_run(dict(body), name, parsed.run_spec()):
+        labels = {schedules.SCHEDULE_LABEL: str(meta["name"])} | release_labels(meta.labels)
+        if await runs.create_run(dict(body), name, parsed.run_spec(), labels):
             kopf.event(body, type="Normal", reason="RunCreated", message=f"created run {name} for {tick.isoformat()}")
     namespace = str(meta["namespace"])
     for name in schedules.runs_to_delete(await runs.runs(namespace, str(meta["name"])), parsed.history_limit):

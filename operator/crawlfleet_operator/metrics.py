@@ -19,6 +19,9 @@ pool_desired_replicas = Gauge(
 pool_current_replicas = Gauge(
     "crawlfleet_pool_current_replicas", "Replicas of the pool's Deployment at the last poll.", POOL_LABELS
 )
+pool_max_replicas = Gauge(
+    "crawlfleet_pool_max_replicas", "The pool's maxReplicas, for alerts on a pool that cannot grow.", POOL_LABELS
+)
 pool_scale_events = Counter(
     "crawlfleet_pool_scale_events_total",
     "Times the autoscaler changed the pool's replicas, by direction.",
@@ -28,7 +31,12 @@ pool_measure_errors = Counter(
     "crawlfleet_pool_measure_errors_total", "Polls that could not read the pool's queue from Redis.", POOL_LABELS
 )
 
-_POOL_GAUGES = (pool_queued, pool_in_flight, pool_desired_replicas, pool_current_replicas)
+operator_ready = Gauge(
+    "crawlfleet_operator_ready",
+    "1 while the operator reconciles (or stands by to, as a peering standby), 0 otherwise; see /readyz.",
+)
+
+_POOL_GAUGES = (pool_queued, pool_in_flight, pool_desired_replicas, pool_current_replicas, pool_max_replicas)
 
 
 def forget_pool(namespace: str, pool: str) -> None:

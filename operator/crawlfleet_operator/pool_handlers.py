@@ -31,12 +31,15 @@ from crawlfleet_operator import cluster, metrics, workerpools
 from crawlfleet_operator.autoscaling import Recommendation
 
 WORKERPOOLS = (GROUP, VERSION, cluster.WORKERPOOLS)
+INVALID_SPEC_RETRY_SECONDS = 10.0
 
 
 @kopf.on.startup()
 async def connect_broker(memo: kopf.Memo, **_: Any) -> None:
-    """One gauge for every pool: they share its connection pool and its loaded script."""
+    """One gauge for every pool: they share its connection pool and its loaded script.
+    `memo.pools` holds the pools being polled, for the health checks to see how recently."""
     memo.gauge = QueueGauge(broker_client(get_settings().broker_url))
+    memo.pools = {}
 
 
 @kopf.on.cleanup()
@@ -58,8 +61,12 @@ class Pool:
     history: tuple[Recommendation, ...] = ()
     status: WorkerPoolStatus = field(default_factory=WorkerPoolStatus)
     status_written_at: float = float("-inf")
+    # When the last poll ended (monotonic seconds), and the interval the next one is due in.
+    polled_at: float = field(default_factory=time.monotonic)
+    interval: float = 1.0
 
     async def poll(self, spec: WorkerPoolSpec, generation: int | None, body: kopf.Body) -> None:
+        metrics.pool_max_replicas.labels(self.namespace, self.name).set(spec.max_replicas)
         work = await self._measure(spec.queue)
         if not isinstance(work, Exception):
             await self._announce(spec)
@@ -152,6 +159,7 @@ async def autoscale_pool(
         pool.status = WorkerPoolStatus.model_validate(dict(status))
     except ValidationError:
         logger.info("ignoring an unreadable status of %s/%s", namespace, name)
+    memo.pools[namespace, name] = pool
     try:
         while not stopped:
             try:
@@ -159,15 +167,17 @@ async def autoscale_pool(
             except ValidationError as error:
                 # The CRD's schema should have refused it; wait for an edit rather than crash-loop.
                 logger.error("invalid WorkerPool spec: %s", error)
-                await stopped.wait(10)
-                continue
-            try:
-                await pool.poll(pool_spec, meta.get("generation"), body)
-            except ApiException as error:
-                logger.warning("Kubernetes API error, retrying at the next poll: %s %s", error.status, error.body)
+                interval = INVALID_SPEC_RETRY_SECONDS
+            else:
+                try:
+                    await pool.poll(pool_spec, meta.get("generation"), body)
+                except ApiException as error:
+                    logger.warning("Kubernetes API error, retrying at the next poll: %s %s", error.status, error.body)
+                interval = pool_spec.poll_interval_seconds
+            pool.polled_at, pool.interval = time.monotonic(), interval
             # On the wall clock's beat, so that pools with one interval poll together and
             # QueueGauge measures them all in one Redis call.
-            interval = pool_spec.poll_interval_seconds
             await stopped.wait(interval - time.time() % interval)
     finally:
+        memo.pools.pop((namespace, name), None)
         metrics.forget_pool(namespace, name)

@@ -105,7 +105,8 @@ def suspended_status(previous: ScrapeJobStatus, generation: int, now: datetime) 
 
 def invalid_status(previous: ScrapeJobStatus, message: str, generation: int, now: datetime) -> ScrapeJobStatus:
     """A spec the API server admitted but the job model refuses (a selector that
-    does not compile, a cron expression croniter rejects) fails the ScrapeJob."""
+    does not compile, a cron expression croniter rejects) or the platform cannot
+    run (a time limit beyond its own) fails the ScrapeJob."""
     return _failed(previous, reason="InvalidSpec", message=message, generation=generation, now=now, job_id=None)
 
 

@@ -10,6 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
+from crawlfleet_core.settings import Settings
+
 MEBIBYTE = 1024 * 1024
 IDLE_QUEUE = "nobody-consumes-this"
 VALID = {"startUrls": ["https://example.com/"], "queue": IDLE_QUEUE}
@@ -58,6 +60,18 @@ def test_the_422_says_what_is_wrong_with_a_scheme(local_api: httpx.Client) -> No
     [error] = response.json()["detail"]
     assert "pattern" in error["msg"]
     assert error["input"] == "ftp://example.com/file.txt"
+
+
+def test_a_time_limit_beyond_the_platforms_is_422_naming_the_limit_and_the_setting(
+    local_api: httpx.Client, settings: Settings
+) -> None:
+    limit = settings.soft_time_limit_seconds
+    response = local_api.post("/v1/jobs", json={**VALID, "timeLimitSeconds": limit + 1})
+    assert ["body", "timeLimitSeconds"] in locations(response)
+    [error] = response.json()["detail"]
+    assert f"at most {limit} s" in error["msg"] and "CRAWLFLEET_SOFT_TIME_LIMIT_SECONDS" in error["msg"]
+    assert error["input"] == limit + 1
+    assert local_api.post("/v1/jobs", json={**VALID, "timeLimitSeconds": limit}).status_code == 202
 
 
 def test_an_invalid_selector_is_named_in_the_message(local_api: httpx.Client) -> None:

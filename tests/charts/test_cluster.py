@@ -1,15 +1,14 @@
 """The chart against the real kube-apiserver of the test control plane: every rendered
 object is admitted (server-side dry run, so schemas, CRD validation and RBAC
-escalation checks all run), then a real `helm install`, `upgrade` and `uninstall`.
+escalation checks all run), then a real `helm install` (upgrades, uninstalls and the
+operator running under the chart's RBAC have modules of their own).
 
 The namespaces enforce the `restricted` Pod Security Standard, so the pods the
 controllers create from the chart's templates must pass it to exist at all."""
 
 from __future__ import annotations
 
-import base64
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,6 +17,7 @@ import yaml
 from tests.harness.control_plane import ControlPlane
 from tests.harness.helm import CHART, Helm
 from tests.harness.ports import wait_until
+from tests.harness.releases import InstallRelease, Release, restricted_namespace
 
 RELEASE = "crawlfleet"
 
@@ -42,22 +42,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
         }
     },
     "cluster-wide-operator": {"operator": {"clusterWide": True}},
+    "operator-replicas-and-redis-exporter": {"operator": {"replicas": 2}, "redis": {"metrics": {"enabled": True}}},
     "ephemeral-redis": {"redis": {"persistence": {"enabled": False}}},
 }
-
-
-def create_namespace(control_plane: ControlPlane, name: str) -> None:
-    manifest = {
-        "apiVersion": "v1",
-        "kind": "Namespace",
-        "metadata": {"name": name, "labels": {"pod-security.kubernetes.io/enforce": "restricted"}},
-    }
-    control_plane.kubectl("apply", "-f", "-", input=json.dumps(manifest))
-
-
-def get(control_plane: ControlPlane, namespace: str, *what: str) -> dict[str, Any]:
-    output = control_plane.kubectl("-n", namespace, "get", *what, "-o", "json").stdout
-    return dict(json.loads(output))
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +53,7 @@ def cluster(control_plane: ControlPlane, helm: Helm) -> ControlPlane:
     control_plane.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CHART / "crds"))
     control_plane.kubectl(
         "wait", "--for=condition=Established", "--timeout=60s",
-        "crd/scrapejobs.crawlfleet.io", "crd/workerpools.crawlfleet.io",
+        "crd/scrapejobs.crawlfleet.io", "crd/workerpools.crawlfleet.io", "crd/kopfpeerings.kopf.dev",
     )  # fmt: skip
     return control_plane
 
@@ -74,7 +61,7 @@ def cluster(control_plane: ControlPlane, helm: Helm) -> ControlPlane:
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_every_rendered_object_is_admitted(cluster: ControlPlane, helm: Helm, variant: str) -> None:
     namespace = f"chart-dry-run-{variant}"
-    create_namespace(cluster, namespace)
+    restricted_namespace(cluster, namespace)
     rendered = helm.run_with_values(
         "template", RELEASE, str(CHART), f"--namespace={namespace}", values=VARIANTS[variant]
     ).stdout
@@ -96,38 +83,28 @@ def test_every_rendered_object_is_admitted(cluster: ControlPlane, helm: Helm, va
 
 
 @pytest.fixture(scope="module")
-def installed(cluster: ControlPlane, helm: Helm) -> Iterator[tuple[Helm, str]]:
-    namespace = "chart-install"
-    create_namespace(cluster, namespace)
-    client = helm.against(cluster.kubeconfig)
-    result = client.run("install", RELEASE, str(CHART), f"--namespace={namespace}")
-    assert "STATUS: deployed" in result.stdout
-    yield client, namespace
-    client.run("uninstall", RELEASE, f"--namespace={namespace}", "--wait", check=False)
+def installed(cluster: ControlPlane, install_release: InstallRelease) -> Release:
+    return install_release(RELEASE)
 
 
-def test_install_creates_the_platform(installed: tuple[Helm, str], cluster: ControlPlane) -> None:
-    client, namespace = installed
-    status = json.loads(client.run("status", RELEASE, f"--namespace={namespace}", "--output=json").stdout)
+def test_install_creates_the_platform(installed: Release) -> None:
+    status = json.loads(installed.helm_run("status", RELEASE, "--output=json").stdout)
     assert status["info"]["status"] == "deployed"
-    deployments = {d["metadata"]["name"] for d in get(cluster, namespace, "deployments")["items"]}
+    deployments = {d["metadata"]["name"] for d in installed.get("deployments")["items"]}
     assert deployments == {f"{RELEASE}-{name}" for name in ("api", "flower", "operator", "worker-default")}
-    pools = get(cluster, namespace, "workerpools")["items"]
+    pools = installed.get("workerpools")["items"]
     assert [pool["spec"]["deployment"] for pool in pools] == [f"{RELEASE}-worker-default"]
-    assert get(cluster, namespace, "statefulset", f"{RELEASE}-redis")["spec"]["replicas"] == 1
+    assert installed.get("statefulset", f"{RELEASE}-redis")["spec"]["replicas"] == 1
 
 
-def test_controllers_create_pods_that_pass_the_restricted_standard(
-    installed: tuple[Helm, str], cluster: ControlPlane
-) -> None:
+def test_controllers_create_pods_that_pass_the_restricted_standard(installed: Release) -> None:
     """No kubelet runs here, so the pods stay Pending; but they exist only if the
     namespace's `restricted` Pod Security admission accepted them."""
-    _, namespace = installed
     expected = {"api": 2, "flower": 1, "operator": 1, "worker": 1, "redis": 1}
 
     def pods_by_component() -> dict[str, int]:
         counts: dict[str, int] = {}
-        for pod in get(cluster, namespace, "pods")["items"]:
+        for pod in installed.get("pods")["items"]:
             component = pod["metadata"]["labels"]["app.kubernetes.io/component"]
             counts[component] = counts.get(component, 0) + 1
         return counts
@@ -135,47 +112,7 @@ def test_controllers_create_pods_that_pass_the_restricted_standard(
     try:
         wait_until(lambda: pods_by_component() == expected, 60, "the controllers to create every pod")
     except AssertionError:
-        events = cluster.kubectl("-n", namespace, "get", "events", "--field-selector=reason=FailedCreate").stdout
+        events = installed.kubectl("get", "events", "--field-selector=reason=FailedCreate").stdout
         raise AssertionError(
             f"pods: {pods_by_component()}, expected {expected}; FailedCreate events:\n{events}"
         ) from None
-
-
-def test_upgrade_keeps_generated_secrets_and_the_operators_replicas(
-    installed: tuple[Helm, str], cluster: ControlPlane
-) -> None:
-    client, namespace = installed
-
-    def secret(name: str, key: str) -> str:
-        return base64.b64decode(get(cluster, namespace, "secret", name)["data"][key]).decode()
-
-    before = {
-        "redis": secret(f"{RELEASE}-redis", "redis-password"),
-        "api": secret(f"{RELEASE}-api-tokens", "tokens"),
-        "flower": secret(f"{RELEASE}-flower", "password"),
-    }
-    # What the operator does when work arrives: set replicas through the scale subresource.
-    cluster.kubectl("-n", namespace, "scale", f"deployment/{RELEASE}-worker-default", "--replicas=3")
-    client.run("upgrade", RELEASE, str(CHART), f"--namespace={namespace}", "--set=api.replicas=3")
-    after = {
-        "redis": secret(f"{RELEASE}-redis", "redis-password"),
-        "api": secret(f"{RELEASE}-api-tokens", "tokens"),
-        "flower": secret(f"{RELEASE}-flower", "password"),
-    }
-    assert after == before, "an upgrade must not change passwords and tokens under running clients"
-    assert get(cluster, namespace, "deployment", f"{RELEASE}-api")["spec"]["replicas"] == 3
-    assert get(cluster, namespace, "deployment", f"{RELEASE}-worker-default")["spec"]["replicas"] == 3
-
-
-def test_uninstall_removes_the_release(cluster: ControlPlane, helm: Helm) -> None:
-    namespace = "chart-uninstall"
-    create_namespace(cluster, namespace)
-    client = helm.against(cluster.kubeconfig)
-    client.run("install", RELEASE, str(CHART), f"--namespace={namespace}")
-    client.run("uninstall", RELEASE, f"--namespace={namespace}", "--wait", "--timeout=60s")
-    kinds = "deployments,statefulsets,services,secrets,networkpolicies,workerpools,roles,rolebindings"
-
-    def left() -> list[str]:
-        return [f"{item['kind']}/{item['metadata']['name']}" for item in get(cluster, namespace, kinds)["items"]]
-
-    wait_until(lambda: left() == [], 30, "the release's objects to be deleted")

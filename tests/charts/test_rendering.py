@@ -113,7 +113,8 @@ class TestDefaults:
 
     def test_every_pod_runs_locked_down(self, default_manifests: list[Manifest]) -> None:
         specs = pod_specs(default_manifests)
-        assert len(specs) == 6, sorted(specs)  # api, flower, operator, one pool, redis, the test hook
+        # api, flower, operator, one pool, redis, the test hook, the uninstall hook
+        assert len(specs) == 7, sorted(specs)
         for key, spec in specs.items():
             pod_context = spec["securityContext"]
             assert pod_context["runAsNonRoot"] is True, key
@@ -135,8 +136,12 @@ class TestDefaults:
                 assert {"cpu", "memory"} <= set(requests), f"{where}: no resource requests"
 
     def test_only_the_operator_mounts_a_service_account_token(self, default_manifests: list[Manifest]) -> None:
-        mounts = {key: spec["automountServiceAccountToken"] for key, spec in pod_specs(default_manifests).items()}
+        specs = pod_specs(default_manifests)
+        mounts = {key: spec["automountServiceAccountToken"] for key, spec in specs.items()}
         assert mounts.pop(f"Deployment/{RELEASE}-operator") is True
+        # The uninstall hook is the operator's own cleanup, under its account.
+        assert mounts.pop(f"Job/{RELEASE}-uninstall") is True
+        assert specs[f"Job/{RELEASE}-uninstall"]["serviceAccountName"] == f"{RELEASE}-operator"
         assert not any(mounts.values()), mounts
         for account in by_kind(default_manifests, "ServiceAccount").values():
             assert account["automountServiceAccountToken"] is False
@@ -150,13 +155,17 @@ class TestDefaults:
         assert flower["livenessProbe"]["httpGet"] == {"path": "/healthcheck", "port": "http"}
         operator = every[f"Deployment/{RELEASE}-operator/operator"]
         assert operator["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
-        assert env_of(operator)["CRAWLFLEET_OPERATOR_LIVENESS_ENDPOINT"]["value"] == "http://0.0.0.0:8080/healthz"
+        assert operator["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "health"}
+        assert env_of(operator)["CRAWLFLEET_OPERATOR_HEALTH_PORT"]["value"] == "8080"
         redis = every[f"StatefulSet/{RELEASE}-redis/redis"]
         for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
             assert "redis-cli -h 127.0.0.1 ping" in " ".join(redis[probe]["exec"]["command"]), probe
         worker = every[f"Deployment/{RELEASE}-worker-default/worker"]
-        ping = " ".join(worker["livenessProbe"]["exec"]["command"])
-        assert 'inspect ping --timeout=10 --destination="celery@$HOSTNAME"' in ping
+        probe = worker["livenessProbe"]
+        assert probe["exec"]["command"][:2] == ["python", "-c"]
+        assert "import crawlfleet_workers" not in probe["exec"]["command"][2], "the probe must not load the Celery app"
+        # A restart for liveness kills the hung worker at once, not after the warm-shutdown grace.
+        assert probe["terminationGracePeriodSeconds"] == 30
 
     def test_workers_shut_down_warm(self, default_manifests: list[Manifest]) -> None:
         config = by_kind(default_manifests, "ConfigMap")[RELEASE]["data"]
@@ -189,7 +198,7 @@ class TestDefaults:
             "paused": False,
         }
         deployment = by_kind(default_manifests, "Deployment")[f"{RELEASE}-worker-default"]
-        assert deployment["spec"]["replicas"] == pool["spec"]["minReplicas"]
+        assert "replicas" not in deployment["spec"], "the operator owns the count; a rendered one would fight it"
 
     def test_bundled_redis_is_the_official_image_with_aof_on_a_volume(self, default_manifests: list[Manifest]) -> None:
         statefulset = by_kind(default_manifests, "StatefulSet")[f"{RELEASE}-redis"]
@@ -239,7 +248,13 @@ class TestDefaults:
     def test_operator_has_least_privilege(self, default_manifests: list[Manifest]) -> None:
         operator = by_kind(default_manifests, "Deployment")[f"{RELEASE}-operator"]
         assert operator["spec"]["replicas"] == 1
-        assert operator["spec"]["strategy"] == {"type": "Recreate"}
+        # A rollout starts the new replica first; peering keeps it standing by until the old one leaves.
+        assert operator["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 1, "maxUnavailable": 0}
+        env = env_of(operator["spec"]["template"]["spec"]["containers"][0])
+        assert env["CRAWLFLEET_OPERATOR_PEERING"]["value"] == f"{RELEASE}-operator"
+        assert env["POD_ID"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+        peerings = [m["metadata"]["name"] for m in default_manifests if m["kind"] == "KopfPeering"]
+        assert peerings == [f"{RELEASE}-operator"]
         container = operator["spec"]["template"]["spec"]["containers"][0]
         assert env_of(container)["CRAWLFLEET_OPERATOR_NAMESPACES"]["value"] == RELEASE
         role = by_kind(default_manifests, "Role")[f"{RELEASE}-operator"]
@@ -253,21 +268,16 @@ class TestDefaults:
             ("crawlfleet.io", "scrapejobs"): sorted(["get", "list", "watch", "create", "patch", "update", "delete"]),
             ("crawlfleet.io", "scrapejobs/status"): ["get", "patch", "update"],
             ("crawlfleet.io", "scrapejobs/finalizers"): ["update"],
-            ("crawlfleet.io", "workerpools"): ["get", "list", "patch", "watch"],
+            ("crawlfleet.io", "workerpools"): ["delete", "get", "list", "patch", "watch"],
             ("crawlfleet.io", "workerpools/status"): ["get", "patch", "update"],
-            ("apps", "deployments"): ["get", "list", "watch"],
-            ("apps", "deployments/scale"): ["get", "patch", "update"],
+            ("apps", "deployments/scale"): ["get", "patch"],
             ("", "pods"): ["list", "patch"],
             ("", "events"): ["create", "patch"],
+            ("kopf.dev", "kopfpeerings"): ["get", "list", "patch", "watch"],
         }
-        [cluster_role] = by_kind(default_manifests, "ClusterRole").values()
-        assert cluster_role["rules"] == [
-            {
-                "apiGroups": ["apiextensions.k8s.io"],
-                "resources": ["customresourcedefinitions"],
-                "verbs": ["list", "watch"],
-            }
-        ]
+        # Told its namespace, kopf lists no namespaces and watches no CRDs: nothing cluster-wide.
+        assert not by_kind(default_manifests, "ClusterRoleBinding")
+        assert {name.rsplit("-", 1)[-1] for name in by_kind(default_manifests, "ClusterRole")} == {"view", "edit"}
         [binding] = by_kind(default_manifests, "RoleBinding").values()
         assert binding["subjects"] == [{"kind": "ServiceAccount", "name": f"{RELEASE}-operator", "namespace": RELEASE}]
         assert operator["spec"]["template"]["spec"]["serviceAccountName"] == f"{RELEASE}-operator"
@@ -309,7 +319,8 @@ class TestDefaults:
 
     def test_disruption_budgets(self, default_manifests: list[Manifest]) -> None:
         budgets = by_kind(default_manifests, "PodDisruptionBudget")
-        assert set(budgets) == {f"{RELEASE}-api", f"{RELEASE}-worker-default"}
+        assert set(budgets) == {f"{RELEASE}-api", f"{RELEASE}-worker-default", f"{RELEASE}-redis"}
+        assert budgets[f"{RELEASE}-redis"]["spec"]["maxUnavailable"] == 0, "a drain waits for Redis to be moved"
         worker = budgets[f"{RELEASE}-worker-default"]["spec"]
         assert worker["selector"]["matchLabels"]["crawlfleet.io/pool"] == "default"
 
@@ -375,7 +386,7 @@ def test_ingresses(helm: Helm) -> None:
                 "ingress": {
                     "enabled": True,
                     "className": "nginx",
-                    "hosts": [{"host": "crawl.example.com", "paths": [{"path": "/", "pathType": "Prefix"}]}],
+                    "hosts": [{"host": "crawl.example.com", "paths": [{"path": "/v1", "pathType": "Prefix"}]}],
                     "tls": tls,
                 }
             },
@@ -423,7 +434,7 @@ def test_several_pools(helm: Helm) -> None:
         worker = spec["template"]["spec"]["containers"][0]
         assert f"--queues={pool['queue']}" in worker["args"]
         assert f"--concurrency={pool['concurrency']}" in worker["args"]
-        assert spec["replicas"] == pool["minReplicas"]
+        assert "replicas" not in spec
         assert spec["selector"]["matchLabels"]["crawlfleet.io/pool"] == pool["name"]
         assert spec["template"]["metadata"]["labels"]["crawlfleet.io/pool"] == pool["name"]
         assert worker_pools[name]["spec"]["queue"] == pool["queue"]
@@ -468,11 +479,18 @@ def test_cluster_wide_operator(helm: Helm) -> None:
     roles = by_kind(manifests, "ClusterRole")
     operator_role = roles[f"{RELEASE}-{RELEASE}-operator"]  # namespace-release: unique cluster-wide
     assert any("scrapejobs" in rule["resources"] for rule in operator_role["rules"])
-    discovery = next(role for name, role in roles.items() if name.endswith("-discovery"))
-    assert {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["list", "watch"]} in discovery["rules"]
+    assert any("clusterkopfpeerings" in rule["resources"] for rule in operator_role["rules"])
+    assert not any("namespaces" in rule["resources"] for role in roles.values() for rule in role["rules"])
     assert "ClusterRoleBinding" in {m["kind"] for m in manifests}
     operator = by_kind(manifests, "Deployment")[f"{RELEASE}-operator"]["spec"]["template"]["spec"]["containers"][0]
-    assert env_of(operator)["CRAWLFLEET_OPERATOR_NAMESPACES"]["value"] == "", "empty watches every namespace"
+    env = env_of(operator)
+    assert env["CRAWLFLEET_OPERATOR_NAMESPACES"]["value"] == "", "empty watches every namespace"
+    # It runs only what is labelled for it, and the chart labels its own pools so.
+    assert env["CRAWLFLEET_OPERATOR_RELEASE"]["value"] == RELEASE
+    [pool] = by_kind(manifests, "WorkerPool").values()
+    assert pool["metadata"]["labels"]["crawlfleet.io/release"] == RELEASE
+    [peering] = [m for m in manifests if m["kind"] == "ClusterKopfPeering"]
+    assert peering["metadata"]["name"] == env["CRAWLFLEET_OPERATOR_PEERING"]["value"]
 
 
 def test_given_credentials_and_image_digest(helm: Helm) -> None:
@@ -524,3 +542,198 @@ def test_rules_across_values_fail_with_the_reason(helm: Helm, values: dict[str, 
     result = helm.run_with_values("template", RELEASE, str(CHART), values=values, check=False)
     assert result.returncode != 0
     assert message in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("dns", "allowed", "refused"),
+    [
+        ({}, [], []),
+        (
+            # NodeLocal DNSCache answers on a link-local address, inside the excluded 169.254/16.
+            {"to": [{"ipBlock": {"cidr": "169.254.20.10/32"}}]},
+            [("169.254.20.10", 53)],
+            [("169.254.169.254", 53), ("169.254.169.254", 80)],
+        ),
+        (
+            # OpenShift's DNS pods listen on 5353 behind the Service's 53.
+            {
+                "to": [
+                    {
+                        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "openshift-dns"}},
+                        "podSelector": {"matchLabels": {"dns.operator.openshift.io/daemonset-dns": "default"}},
+                    }
+                ],
+                "ports": [{"port": 5353, "protocol": "UDP"}, {"port": 5353, "protocol": "TCP"}],
+            },
+            [],
+            [],
+        ),
+    ],
+    ids=["kube-dns", "nodelocal-dnscache", "openshift"],
+)
+def test_worker_dns_egress_is_configurable(
+    helm: Helm, dns: dict[str, Any], allowed: list[tuple[str, int]], refused: list[tuple[str, int]]
+) -> None:
+    manifests = helm.template({"networkPolicy": {"dns": dns}} if dns else None)
+    policy = by_kind(manifests, "NetworkPolicy")[f"{RELEASE}-worker"]
+    rule = policy["spec"]["egress"][0]
+    assert rule["to"] == dns.get("to", rule["to"])
+    ports = dns.get("ports", [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}])
+    assert rule["ports"] == ports
+    for address, port in allowed:
+        assert egress_allows(policy, address, port, "UDP"), address
+    for address, port in refused:
+        assert not egress_allows(policy, address, port, "UDP"), f"{address}:{port}"
+
+
+def test_platform_knobs(helm: Helm) -> None:
+    spread = {"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "ScheduleAnyway"}
+    ca = {"name": "redis-ca", "configMap": {"name": "redis-ca"}}
+    mount = {"name": "redis-ca", "mountPath": "/etc/redis-ca", "readOnly": True}
+    manifests = helm.template(
+        {
+            "extraVolumes": [ca],
+            "extraVolumeMounts": [mount],
+            "workers": {"priorityClassName": "crawls", "topologySpreadConstraints": [spread], "podLabels": {"t": "w"}},
+            "api": {"priorityClassName": "platform", "podAnnotations": {"a": "b"}},
+            "redis": {"external": {"url": "rediss://r.example.com:6380", "username": "crawler"}},
+        }
+    )
+    deployments = by_kind(manifests, "Deployment")
+    worker = deployments[f"{RELEASE}-worker-default"]["spec"]["template"]
+    assert worker["spec"]["priorityClassName"] == "crawls"
+    # A constraint without a labelSelector spreads the pool's own pods.
+    [constraint] = worker["spec"]["topologySpreadConstraints"]
+    assert constraint["labelSelector"]["matchLabels"]["crawlfleet.io/pool"] == "default"
+    assert worker["metadata"]["labels"]["t"] == "w"
+    assert deployments[f"{RELEASE}-api"]["spec"]["template"]["spec"]["priorityClassName"] == "platform"
+    for key, spec in pod_specs(manifests).items():
+        if key.startswith("Pod/"):
+            continue  # the `helm test` hook speaks HTTP to the API only
+        assert ca in spec["volumes"], key
+        assert all(mount in container["volumeMounts"] for container in spec["containers"]), key
+    api = containers(manifests)[f"Deployment/{RELEASE}-api/api"]
+    assert env_of(api)["CRAWLFLEET_BROKER_URL"]["value"] == "rediss://crawler@r.example.com:6380/0"
+
+
+def test_redis_refuses_writes_before_its_memory_limit(helm: Helm, default_manifests: list[Manifest]) -> None:
+    redis = containers(default_manifests)[f"StatefulSet/{RELEASE}-redis/redis"]
+    assert env_of(redis)["MEMORY_LIMIT_BYTES"]["valueFrom"]["resourceFieldRef"]["resource"] == "limits.memory"
+    assert "maxmemory %d" in redis["command"][-1]
+    explicit = helm.template({"redis": {"maxmemory": "2gb"}})
+    config = by_kind(explicit, "ConfigMap")[f"{RELEASE}-redis"]["data"]["redis.conf"]
+    assert "maxmemory 2gb" in config
+    assert "maxmemory %d" not in containers(explicit)[f"StatefulSet/{RELEASE}-redis/redis"]["command"][-1]
+
+
+def test_redis_exporter(helm: Helm) -> None:
+    manifests = helm.template(
+        {"redis": {"metrics": {"enabled": True}}, "metrics": {"serviceMonitor": {"enabled": True}}},
+        api_versions=["monitoring.coreos.com/v1"],
+    )
+    exporter = containers(manifests)[f"StatefulSet/{RELEASE}-redis/exporter"]
+    assert exporter["image"].startswith("oliver006/redis_exporter:")
+    assert env_of(exporter)["REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == f"{RELEASE}-redis"
+    service = by_kind(manifests, "Service")[f"{RELEASE}-redis"]
+    assert "metrics" in {port["name"] for port in service["spec"]["ports"]}
+    [monitor] = by_kind(manifests, "ServiceMonitor").values()
+    assert "redis" in monitor["spec"]["selector"]["matchExpressions"][0]["values"]
+    policy = by_kind(manifests, "NetworkPolicy")[f"{RELEASE}-redis"]
+    assert {"ports": [{"port": "metrics", "protocol": "TCP"}]} in policy["spec"]["ingress"]
+
+
+def test_prometheus_rule(helm: Helm) -> None:
+    values = {"metrics": {"prometheusRule": {"enabled": True, "labels": {"release": "prometheus"}}}}
+    assert not by_kind(helm.template(values), "PrometheusRule")
+    [rule] = by_kind(helm.template(values, api_versions=["monitoring.coreos.com/v1"]), "PrometheusRule").values()
+    assert rule["metadata"]["labels"]["release"] == "prometheus"
+    alerts = {alert["alert"]: alert for alert in rule["spec"]["groups"][0]["rules"]}
+    assert set(alerts) == {
+        "CrawlfleetQueueGrowingAtMaxReplicas",
+        "CrawlfleetJobsFailing",
+        "CrawlfleetOperatorNotReconciling",
+    }
+    assert "crawlfleet_pool_max_replicas" in alerts["CrawlfleetQueueGrowingAtMaxReplicas"]["expr"]
+    assert "crawlfleet_operator_ready" in alerts["CrawlfleetOperatorNotReconciling"]["expr"]
+    assert 'type="task-failed"' in alerts["CrawlfleetJobsFailing"]["expr"]
+
+
+def test_default_roles_learn_the_crawlfleet_resources(default_manifests: list[Manifest]) -> None:
+    roles = {
+        role["metadata"]["name"].rsplit("-", 1)[-1]: role for role in by_kind(default_manifests, "ClusterRole").values()
+    }
+    assert roles["view"]["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-view"] == "true"
+    assert roles["view"]["rules"][0]["verbs"] == ["get", "list", "watch"]
+    assert roles["edit"]["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-edit"] == "true"
+    assert roles["edit"]["rules"][0]["resources"] == ["scrapejobs"], "pools stay the platform team's"
+
+
+def test_an_ha_operator_keeps_a_replica_through_drains(helm: Helm) -> None:
+    manifests = helm.template({"operator": {"replicas": 2}})
+    assert by_kind(manifests, "Deployment")[f"{RELEASE}-operator"]["spec"]["replicas"] == 2
+    budget = by_kind(manifests, "PodDisruptionBudget")[f"{RELEASE}-operator"]
+    assert budget["spec"]["maxUnavailable"] == 1
+
+
+def test_the_uninstall_hook_runs_before_anything_is_deleted(default_manifests: list[Manifest]) -> None:
+    hook = by_kind(default_manifests, "Job")[f"{RELEASE}-uninstall"]
+    assert hook["metadata"]["annotations"]["helm.sh/hook"] == "pre-delete"
+    container = hook["spec"]["template"]["spec"]["containers"][0]
+    assert container["args"][:3] == ["python", "-m", "crawlfleet_operator.uninstall"]
+    operator = containers(default_manifests)[f"Deployment/{RELEASE}-operator/operator"]
+    scope = ("CRAWLFLEET_OPERATOR_NAMESPACES", "CRAWLFLEET_OPERATOR_RELEASE")
+    assert {name: env_of(container)[name] for name in scope} == {name: env_of(operator)[name] for name in scope}
+
+
+def test_secrets_have_checksums_on_the_pods_that_read_them(default_manifests: list[Manifest]) -> None:
+    annotations = {
+        key.split("/")[1]: spec_annotations
+        for key, spec_annotations in (
+            (f"{m['kind']}/{m['metadata']['name']}", m["spec"]["template"]["metadata"].get("annotations", {}))
+            for m in default_manifests
+            if m["kind"] in ("Deployment", "StatefulSet")
+        )
+    }
+    secrets = {
+        name: {key for key in found if key.startswith("checksum/secret-")} for name, found in annotations.items()
+    }
+    assert secrets == {
+        f"{RELEASE}-api": {"checksum/secret-redis", "checksum/secret-api"},
+        f"{RELEASE}-flower": {"checksum/secret-redis", "checksum/secret-flower"},
+        f"{RELEASE}-operator": {"checksum/secret-redis"},
+        f"{RELEASE}-worker-default": {"checksum/secret-redis"},
+        f"{RELEASE}-redis": {"checksum/secret-redis"},
+    }
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"config": {"defaultQueue": "nowhere"}}, 'config.defaultQueue: no pool consumes the queue "nowhere"'),
+        (
+            {
+                "api": {
+                    "ingress": {
+                        "enabled": True,
+                        "hosts": [{"host": "a", "paths": [{"path": "/", "pathType": "Prefix"}]}],
+                    }
+                }
+            },
+            'api.ingress: the path "/" would publish the API\'s /metrics',
+        ),
+    ],
+    ids=["default-queue-without-a-pool", "ingress-publishing-metrics"],
+)
+def test_platform_mistakes_fail_with_the_reason(helm: Helm, values: dict[str, Any], message: str) -> None:
+    result = helm.run_with_values("template", RELEASE, str(CHART), values=values, check=False)
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_the_log_level_reaches_every_component(helm: Helm) -> None:
+    every = containers(helm.template({"config": {"logLevel": "warning"}}))
+    assert "--log-level=warning" in every[f"Deployment/{RELEASE}-api/api"]["args"]
+    assert "--loglevel=WARNING" in every[f"Deployment/{RELEASE}-worker-default/worker"]["args"]
+    assert "--logging=warning" in every[f"Deployment/{RELEASE}-flower/flower"]["args"]
+    operator = env_of(every[f"Deployment/{RELEASE}-operator/operator"])
+    assert operator["CRAWLFLEET_OPERATOR_LOG_LEVEL"]["value"] == "warning"

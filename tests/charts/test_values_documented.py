@@ -11,7 +11,7 @@ from tests.harness.helm import CHART
 # Keys whose value is a Kubernetes object (or an example list of them) documented as a whole.
 KUBERNETES_OBJECTS = re.compile(
     r"(^|\.)(podSecurityContext|containerSecurityContext|resources|hosts|namespaceSelector|podSelector"
-    r"|allowedEgress|scaleUp|scaleDown)\."
+    r"|allowedEgress|scaleUp|scaleDown|to|ports)\."
 )
 KEY = re.compile(r"^(?P<indent>\s*)(?P<item>- )?(?P<key>[A-Za-z][\w.-]*):")
 

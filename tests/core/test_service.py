@@ -6,9 +6,12 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from crawlfleet_core.model.jobs import JobSpec
 from crawlfleet_core.model.status import JobRecord
-from crawlfleet_core.service import REPUBLISH_AFTER_SECONDS, JobService, needs_publishing
+from crawlfleet_core.service import REPUBLISH_AFTER_SECONDS, InvalidSpecError, JobService, needs_publishing
+from crawlfleet_core.settings import Settings
 from crawlfleet_core.store.keys import job_record, queue_lists
 from tests.harness.redis_server import RedisServer
 
@@ -57,3 +60,31 @@ def test_a_record_left_unpublished_is_published_by_a_later_submission(
     job_service.submit(spec, job_id=job_id)
     broker = redis_server.client(0)
     assert sum(broker.llen(name) for name in queue_lists(queue)) == 1
+
+
+def test_a_time_limit_beyond_the_platforms_is_refused_naming_the_field_the_limit_and_the_setting(
+    job_service: JobService, settings: Settings, redis_server: RedisServer
+) -> None:
+    queue = f"q-{uuid.uuid4().hex[:10]}"
+    limit = settings.soft_time_limit_seconds
+    job_id = str(uuid.uuid4())
+    with pytest.raises(InvalidSpecError) as refused:
+        job_service.submit(SPEC.model_copy(update={"queue": queue, "time_limit_seconds": limit + 1}), job_id=job_id)
+    assert refused.value.field == "timeLimitSeconds"
+    assert f"at most {limit} s" in refused.value.message
+    assert "CRAWLFLEET_SOFT_TIME_LIMIT_SECONDS" in refused.value.message
+    assert job_service.record(job_id) is None
+    assert sum(redis_server.client(0).llen(name) for name in queue_lists(queue)) == 0
+
+
+def test_a_job_runs_as_long_as_the_platform_allows_unless_its_spec_asks_for_less(
+    job_service: JobService, settings: Settings
+) -> None:
+    limit = settings.soft_time_limit_seconds
+    for asked, runs in ((None, limit), (limit, limit), (limit - 1, limit - 1)):
+        job_id = job_service.submit(
+            SPEC.model_copy(update={"queue": f"q-{uuid.uuid4().hex[:10]}", "time_limit_seconds": asked})
+        )
+        record = job_service.record(job_id)
+        assert record is not None
+        assert record.spec.time_limit_seconds == runs, asked

@@ -106,6 +106,71 @@ class Website:
         self.server.server_close()
 
 
+class TangledWebsite(Website):
+    """A site whose pages reach one another many ways, as real sites' pages do.
+
+    `/doc/<i>` for i in [0, size) is a tree of fan-out 3 (page i links to pages
+    3i+1 to 3i+3). Besides its children, page i links to each child again with a
+    fragment, to itself, its parent and the root (pages met before), to
+    `/redirect?to=` its parent (a page met before) and `/leaf/<i>` (a page only that
+    redirect reaches), to `/gone/<i>` (404), to `/private/<i>` (robots.txt forbids
+    it), and off-site: to the same server named `localhost`, directly and through a
+    redirect. Every page is first met at one depth whatever order a crawl takes, so
+    a depth limit bounds every crawl to the same pages: `reachable(depth)`."""
+
+    FAN_OUT = 3
+
+    def __init__(self, size: int = 40) -> None:
+        super().__init__(size=size)
+
+    @classmethod
+    def doc_depth(cls, index: int) -> int:
+        depth = 0
+        while index > 0:
+            index = (index - 1) // cls.FAN_OUT
+            depth += 1
+        return depth
+
+    def reachable(self, depth: int) -> int:
+        """Pages a crawl from `/doc/0` reaches within `depth` links: the docs, and
+        the leaf behind the redirect of every doc that still follows links."""
+        depths = [self.doc_depth(i) for i in range(self.size)]
+        return sum(d <= depth for d in depths) + sum(d < depth for d in depths)
+
+    def page_fetches(self) -> list[str]:
+        """Requests for pages, every answer of which is a page."""
+        return [path for path in self.paths_requested() if path.startswith(("/doc/", "/leaf/"))]
+
+    def render(self, path: str) -> tuple[int, str]:
+        if path.startswith("/leaf/"):
+            return 200, f"<html><body><h1 class='title'>Leaf {path.removeprefix('/leaf/')}</h1></body></html>"
+        if not path.startswith("/doc/"):
+            return super().render(path)
+        index = int(path.removeprefix("/doc/"))
+        if not 0 <= index < self.size:
+            return 404, "not found"
+        children = [
+            c for c in range(self.FAN_OUT * index + 1, self.FAN_OUT * index + self.FAN_OUT + 1) if c < self.size
+        ]
+        parent = (index - 1) // self.FAN_OUT if index else 0
+        offsite = f"http://localhost:{self.port}"
+        hrefs = [
+            *(f"/doc/{c}" for c in children),
+            *(f"/doc/{c}#section-2" for c in children),
+            f"/doc/{index}#top",
+            "/doc/0",
+            f"/doc/{parent}#contents",
+            f"/redirect?to=/doc/{parent}",
+            f"/redirect?to=/leaf/{index}",
+            f"/gone/{index}",
+            f"/private/{index}",
+            f"{offsite}/doc/{index}",
+            f"/redirect?to={offsite}/leaf/{index}",
+        ]
+        links = "".join(f'<a href="{href}">{href}</a>' for href in hrefs)
+        return 200, f"<html><body><h1 class='title'>Doc {index}</h1>{links}</body></html>"
+
+
 class HeldWebsite(Website):
     """A site whose slow pages from `/slow/<held_from>` on are answered only after
     `release()`, so that a crawl of it is still running when the test acts on it."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -22,17 +21,14 @@ from typing import Any
 import httpx
 import pytest
 
+from crawlfleet_operator.config import OperatorConfig
 from tests.harness.helm import Helm, Manifest, by_kind
+from tests.harness.pods import expand
 from tests.harness.ports import free_port, wait_until
 from tests.harness.website import Website
 
 VENV_BIN = Path(sys.executable).parent
 API_TOKEN = "chart-entry-command-test-token"
-
-
-def expand(value: str, env: Mapping[str, str]) -> str:
-    """The kubelet's `$(VAR)` expansion of env values and args."""
-    return re.sub(r"\$\((\w+)\)", lambda match: env.get(match.group(1), match.group(0)), value)
 
 
 def container_of(manifests: list[Manifest], deployment: str) -> dict[str, Any]:
@@ -210,8 +206,12 @@ def test_operator_command_and_its_settings(manifests: list[Manifest]) -> None:
     }
     assert set(env) == {
         "CRAWLFLEET_OPERATOR_NAMESPACES",
-        "CRAWLFLEET_OPERATOR_LIVENESS_ENDPOINT",
+        "CRAWLFLEET_OPERATOR_RELEASE",
+        "CRAWLFLEET_OPERATOR_HEALTH_PORT",
         "CRAWLFLEET_OPERATOR_METRICS_PORT",
+        "CRAWLFLEET_OPERATOR_LOG_LEVEL",
+        "CRAWLFLEET_OPERATOR_PEERING",
+        "CRAWLFLEET_OPERATOR_PEERING_LIFETIME_SECONDS",
     }
     # The operator reads every setting the chart gives it (a name it does not know would be ignored).
     script = (
@@ -227,6 +227,12 @@ def test_operator_command_and_its_settings(manifests: list[Manifest]) -> None:
         check=True,
     ).stdout
     loaded = json.loads(settings)
-    assert loaded["namespaces"] == ["crawlfleet"]
-    assert loaded["liveness_endpoint"] == "http://0.0.0.0:8080/healthz"
-    assert loaded.get("metrics_port") == 9090, "the operator has no CRAWLFLEET_OPERATOR_METRICS_PORT setting"
+    assert loaded == OperatorConfig().model_dump(mode="json") | {
+        "namespaces": ["crawlfleet"],
+        "release": "",
+        "health_port": 8080,
+        "metrics_port": 9090,
+        "log_level": "info",
+        "peering": "crawlfleet-operator",
+        "peering_lifetime_seconds": 60,
+    }

@@ -22,6 +22,7 @@ import pytest
 
 from crawlfleet_core.model.states import JobState
 from crawlfleet_core.service import JobService
+from crawlfleet_core.settings import Settings
 from tests.harness.celery_worker import CeleryWorker
 from tests.harness.control_plane import ControlPlane
 from tests.harness.ports import free_port, wait_until
@@ -42,7 +43,7 @@ class Operator:
         self.log = log_path.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "crawlfleet_operator", "--namespace", f"{NAMESPACE_PREFIX}*",
-             "--liveness", f"http://127.0.0.1:{self.port}/healthz", "--verbose"],
+             "--health-port", str(self.port), "--verbose"],
             env={**os.environ, **env, **plane.environment(), "CRAWLFLEET_OPERATOR_STATUS_INTERVAL_SECONDS": "0.5",
                  "CRAWLFLEET_OPERATOR_SCHEDULE_INTERVAL_SECONDS": "1",
                  "CRAWLFLEET_OPERATOR_METRICS_PORT": str(self.metrics_port)},
@@ -305,6 +306,20 @@ def test_a_spec_the_api_server_admits_but_the_model_refuses_fails_visibly(
     assert ready["reason"] == "InvalidSpec"
     assert "spec.extract" in ready["message"]
     assert ("Warning", "Failed") in namespace.events("badselector")
+
+
+def test_a_time_limit_beyond_the_platforms_fails_the_scrapejob_naming_the_limit_and_the_setting(
+    operator: Operator, namespace: Namespace, website: Website, settings: Settings
+) -> None:
+    """The platform's limit is a setting of the running platform, which no CRD schema can carry."""
+    limit = settings.soft_time_limit_seconds
+    namespace.apply("toolong", startUrls=[website.url("/page/0")], timeLimitSeconds=limit + 1)
+    failed = namespace.wait_phase("toolong", {"Failed"})
+    ready = next(c for c in failed["status"]["conditions"] if c["type"] == "Ready")
+    assert ready["reason"] == "InvalidSpec"
+    assert "spec.timeLimitSeconds" in ready["message"]
+    assert f"at most {limit} s" in ready["message"] and "CRAWLFLEET_SOFT_TIME_LIMIT_SECONDS" in ready["message"]
+    assert "jobId" not in failed["status"]
 
 
 def test_a_schedule_creates_runs_owned_by_it(operator: Operator, namespace: Namespace, website: Website) -> None:

@@ -12,6 +12,7 @@ from scrapy.utils.misc import load_object
 
 from crawlfleet_core.model.jobs import JobSpec
 from crawlfleet_core.settings import Settings
+from crawlfleet_workers.budget import PAGE_BUDGET_SETTING
 from crawlfleet_workers.guards import ALLOWED_NETWORKS_SETTING
 from crawlfleet_workers.reporting import JOB_ID_SETTING, PLATFORM_SETTING, REPORT_FD_SETTING
 from crawlfleet_workers.spider import JobSpider
@@ -29,13 +30,22 @@ def scrapy_settings(spec: JobSpec, settings: Settings) -> dict[str, Any]:
         "DEPTH_PRIORITY": 1,
         "SCHEDULER_DISK_QUEUE": "scrapy.squeues.PickleFifoDiskQueue",
         "SCHEDULER_MEMORY_QUEUE": "scrapy.squeues.FifoMemoryQueue",
-        "CLOSESPIDER_TIMEOUT": spec.time_limit_seconds,
+        # maxPages exactly: the scheduler hands out requests within the page budget,
+        # and the downloader tells it how each fetch ended.
+        "SCHEDULER": "crawlfleet_workers.budget.BudgetScheduler",
+        "DOWNLOADER": "crawlfleet_workers.budget.SignallingDownloader",
+        PAGE_BUDGET_SETTING: spec.max_pages,
+        "CLOSESPIDER_TIMEOUT": spec.time_limit(settings.soft_time_limit_seconds),
         "RETRY_TIMES": spec.retries,
         "DOWNLOAD_TIMEOUT": 30,
         "DOWNLOAD_MAXSIZE": 16 * 1024 * 1024,
         "DOWNLOAD_HANDLERS": {"file": None, "data": None, "s3": None, "ftp": None},
         "TWISTED_DNS_RESOLVER": "crawlfleet_workers.guards.PublicAddressResolver",
-        "DOWNLOADER_MIDDLEWARES": {"crawlfleet_workers.guards.AddressGuardMiddleware": 50},
+        "DOWNLOADER_MIDDLEWARES": {
+            "crawlfleet_workers.guards.AddressGuardMiddleware": 50,
+            # Last before the download starts, after DownloadTimeoutMiddleware set its timeout.
+            "crawlfleet_workers.deadline.DownloadDeadline": 950,
+        },
         ALLOWED_NETWORKS_SETTING: settings.allowed_networks,
         "EXTENSIONS": {"crawlfleet_workers.reporting.ProgressReport": 0},
         "ITEM_PIPELINES": {"crawlfleet_workers.reporting.ItemStream": 1000},

@@ -14,6 +14,7 @@ from twisted.internet.task import LoopingCall
 
 from crawlfleet_core.model.status import Progress
 from crawlfleet_core.store.jobs import JobStore
+from crawlfleet_workers.budget import BudgetScheduler
 from crawlfleet_workers.spider import JobSpider
 from crawlfleet_workers.supervisor import send_report
 
@@ -84,8 +85,12 @@ class ProgressReport:
             pages=spider.pages,
             items=self.crawler.stats.get_value(ITEMS_STORED_STAT, 0),
             errors=spider.errors,
-            percent=spider.percent(),
+            percent=self.percent(),
         )
+
+    def percent(self) -> float:
+        scheduler: BudgetScheduler = self.crawler.engine.scheduler  # the crawl's settings name it
+        return scheduler.percent()
 
     def spider_opened(self, spider: JobSpider) -> None:
         # Made only now: a LoopingCall made before the crawl runs would import (and

@@ -3,7 +3,6 @@ allowed domains, one item per page with the spec's extract fields."""
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -36,12 +35,6 @@ class JobSpider(Spider):
         self.allowed_domains = spec.domains()
         self.xpaths = {name: selector_xpath(selector) for name, selector in spec.extract.items()}
         self.links = LinkExtractor()
-        # Requests are budgeted here rather than with CLOSESPIDER_PAGECOUNT, which
-        # overshoots by whatever is in flight when it trips. A request that ends
-        # without a page (robots.txt forbids it, or it fails) gives its slot to the
-        # next link found, kept in `overflow`.
-        self.seen: set[str] = set()
-        self.overflow: deque[str] = deque()
         self.pages = 0
         self.errors = 0
         self.skipped = 0
@@ -53,31 +46,12 @@ class JobSpider(Spider):
         host = (urlsplit(url).hostname or "").lower()
         return any(host == domain or host.endswith(f".{domain}") for domain in self.allowed_domains)
 
-    def in_budget(self) -> int:
-        """Requests that are pages or may still become pages."""
-        return len(self.seen) - len(self.overflow) - self.skipped - self.errors
-
-    def budgeted(self, url: str) -> bool:
-        """Whether to request `url` now; a new URL over budget waits in `overflow`."""
-        if url in self.seen:
-            return False
-        self.seen.add(url)
-        if self.in_budget() > self.spec.max_pages:
-            self.overflow.append(url)
-            return False
-        return True
-
-    def refill(self) -> Iterator[Request]:
-        while self.overflow and self.in_budget() < self.spec.max_pages:
-            yield self.request(self.overflow.popleft())
-
     def request(self, url: str) -> Request:
         return Request(url, callback=self.parse, errback=self.failed)
 
     async def start(self) -> AsyncIterator[Request]:
         for url in self.spec.start_urls:
-            if self.budgeted(url):
-                yield self.request(url)
+            yield self.request(url)
 
     def parse(self, response: Response, **kwargs: Any) -> Iterator[dict[str, Any] | Request]:
         self.pages += 1
@@ -91,28 +65,20 @@ class JobSpider(Spider):
         if not self.spec.follow_links or response.meta.get("depth", 0) >= self.spec.max_depth:
             return
         for link in self.links.extract_links(response):
-            if self.in_domains(link.url) and self.budgeted(link.url):
+            if self.in_domains(link.url):
                 yield self.request(link.url)
 
-    def failed(self, failure: Failure) -> Iterator[Request]:
+    def failed(self, failure: Failure) -> None:
         if failure.check(IgnoreRequest) and not failure.check(BlockedRequestError):
             # Dropped on purpose (robots.txt forbids it): not an error of the crawl.
             self.skipped += 1
             if self.first_skip is None:
                 self.first_skip = failure.getErrorMessage()
-            yield from self.refill()
             return
         self.errors += 1
-        yield from self.refill()
         request = getattr(failure, "request", None)
         url = request.url if request is not None else ""
         if self.first_error is None:
             host = urlsplit(url).hostname or ""
             self.first_error = BLOCKED_HOSTS.get(host) or f"{url}: {failure.getErrorMessage()}"
         self.logger.warning("request to %s failed: %s", url, failure.getErrorMessage())
-
-    def percent(self) -> float:
-        """Share of the known work done; the known work grows as links are found."""
-        total = min(self.spec.max_pages + self.skipped + self.errors, len(self.seen))
-        done = self.pages + self.errors + self.skipped
-        return round(min(99.0, 100.0 * done / total), 1) if total else 0.0

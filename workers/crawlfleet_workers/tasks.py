@@ -19,6 +19,8 @@ from crawlfleet_workers.bookkeeping import job_store
 from crawlfleet_workers.supervisor import run_crawl
 
 RETRY_BACKOFF_SECONDS = 2
+# Scrapy's finish reason for a crawl closed by its CLOSESPIDER_TIMEOUT.
+TIME_LIMIT_REASON = "closespider_timeout"
 
 
 @app.task(name=CRAWL_TASK, bind=True)
@@ -40,7 +42,8 @@ def crawl(self: Task[Any, Any], spec_json: dict[str, Any]) -> dict[str, Any]:
         store.set_progress(job_id, progress)
         self.update_state(state=JobState.PROGRESS, meta=progress.model_dump())
 
-    outcome = run_crawl(job_id, spec, get_settings(), report)
+    settings = get_settings()
+    outcome = run_crawl(job_id, spec, settings, report)
     if outcome.stats is None:
         if outcome.timed_out:
             raise CrawlTimedOutError(f"the crawl outlived its time limit and was stopped ({outcome.exit_description})")
@@ -52,12 +55,22 @@ def crawl(self: Task[Any, Any], spec_json: dict[str, Any]) -> dict[str, Any]:
         )
     stats = outcome.stats
     if stats["pages"] == 0:
-        raise CrawlFailedError(
-            stats["first_error"]
-            or f"no page was fetched: {stats['first_skip'] or 'nothing to crawl'}"
-            " (robots.txt and allowedDomains can exclude start URLs)"
-        )
+        raise CrawlFailedError(no_page_reason(stats, spec.time_limit(settings.soft_time_limit_seconds)))
     return stats
+
+
+def no_page_reason(stats: dict[str, Any], time_limit: int) -> str:
+    """Why a crawl that ran fetched no page, in words that say what to change."""
+    if stats["finish_reason"] == TIME_LIMIT_REASON:
+        return (
+            f"time limit of {time_limit} s reached before any page was fetched: no page answered in time"
+            " (raise timeLimitSeconds for a slow site)"
+        )
+    return str(
+        stats["first_error"]
+        or f"no page was fetched: {stats['first_skip'] or 'nothing to crawl'}"
+        " (robots.txt and allowedDomains can exclude start URLs)"
+    )
 
 
 @app.task(name=SLEEP_TASK, bind=True)

@@ -37,7 +37,7 @@ from crawlfleet_api.tokens import Caller, Role
 from crawlfleet_core.model.jobs import JobSpec
 from crawlfleet_core.model.states import JobState
 from crawlfleet_core.model.status import ItemsPage, JobQuery, JobsPage, JobStatus
-from crawlfleet_core.service import CancelConflictError, JobService
+from crawlfleet_core.service import CancelConflictError, InvalidSpecError, JobService
 
 router = APIRouter(
     prefix="/v1/jobs", tags=["jobs"], dependencies=[Depends(require(Role.SUBMIT))], route_class=AuthorizedRoute
@@ -170,6 +170,10 @@ def accept(
     except IdempotencyConflictError as error:
         metrics.submissions.labels(queue, "conflict").inc()
         raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
+    except InvalidSpecError as error:
+        # Refused by the platform's settings rather than by the schema, but answered alike.
+        detail = {"type": "value_error", "loc": ("body", error.field), "msg": error.message, "input": error.value}
+        raise RequestValidationError([detail]) from None
     except BaseException:
         metrics.submissions.labels(queue, "failed").inc()
         raise

@@ -136,9 +136,15 @@ not in the rendered manifest: the kubelet expands $(REDIS_PASSWORD) from the Sec
 */}}
 {{- define "crawlfleet.redis.url" -}}
 {{- $root := .root }}
+{{- $user := "" }}
+{{- if not (include "crawlfleet.redis.bundled" $root) }}
+{{- $user = $root.Values.redis.external.username }}
+{{- end }}
 {{- $auth := "" }}
 {{- if include "crawlfleet.redis.secretName" $root }}
-{{- $auth = ":$(REDIS_PASSWORD)@" }}
+{{- $auth = printf "%s:$(REDIS_PASSWORD)@" $user }}
+{{- else if $user }}
+{{- $auth = printf "%s@" $user }}
 {{- end }}
 {{- if include "crawlfleet.redis.bundled" $root }}
 {{- printf "redis://%s%s:6379/%d" $auth (include "crawlfleet.redis.fullname" $root) (int .db) }}
@@ -176,16 +182,63 @@ secret come from the ConfigMap (see crawlfleet.envFrom).
 {{- end }}
 {{- end }}
 
+{{/*
+The ConfigMap of the settings that are not secret: configmap.yaml renders it, and
+"crawlfleet.podChecksums" hashes it.
+*/}}
+{{- define "crawlfleet.configMap" -}}
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ include "crawlfleet.fullname" . }}
+  labels:
+    {{- include "crawlfleet.labels" . | nindent 4 }}
+data:
+  CRAWLFLEET_SOFT_TIME_LIMIT_SECONDS: {{ .Values.config.softTimeLimitSeconds | int64 | quote }}
+  CRAWLFLEET_HARD_TIME_LIMIT_SECONDS: {{ .Values.config.hardTimeLimitSeconds | int64 | quote }}
+  CRAWLFLEET_VISIBILITY_TIMEOUT_SECONDS: {{ .Values.config.visibilityTimeoutSeconds | int64 | quote }}
+  CRAWLFLEET_RESULT_TTL_SECONDS: {{ .Values.config.resultTtlSeconds | int64 | quote }}
+  CRAWLFLEET_ITEMS_MAX_PER_JOB: {{ .Values.config.itemsMaxPerJob | int64 | quote }}
+  CRAWLFLEET_DEFAULT_QUEUE: {{ .Values.config.defaultQueue | quote }}
+  CRAWLFLEET_ALLOWED_NETWORKS: {{ join "," .Values.config.allowedNetworks | quote }}
+  # The root filesystem is read-only: no bytecode files, and a writable home in /tmp.
+  PYTHONDONTWRITEBYTECODE: "1"
+  PYTHONUNBUFFERED: "1"
+  HOME: /tmp
+{{- end }}
+
 {{- define "crawlfleet.envFrom" -}}
 - configMapRef:
     name: {{ include "crawlfleet.fullname" . }}
 {{- end }}
 
 {{/*
-Pod annotations that roll the pods when the settings change.
+Pod annotations that roll the pods when what they read at start changes: the settings
+and the Secrets they take values from. A Secret the chart renders is hashed as
+rendered; one you give (`existingSecret`) as it is in the cluster at upgrade time,
+so `helm upgrade` after rotating it rolls the pods too. Call with
+(dict "root" $ "secrets" (list "redis" "api")).
 */}}
-{{- define "crawlfleet.configChecksum" -}}
-checksum/config: {{ include (print $.Template.BasePath "/configmap.yaml") . | sha256sum }}
+{{- define "crawlfleet.podChecksums" -}}
+{{- $root := .root }}
+checksum/config: {{ include "crawlfleet.configMap" $root | sha256sum }}
+{{- range .secrets }}
+checksum/secret-{{ . }}: {{ include "crawlfleet.secretChecksum" (dict "root" $root "secret" .) }}
+{{- end }}
+{{- end }}
+
+{{/*
+The checksum of one of the Secrets the chart uses (see above). Call with
+(dict "root" $ "secret" "redis").
+*/}}
+{{- define "crawlfleet.secretChecksum" -}}
+{{- $rendered := include (printf "crawlfleet.%s.secret" .secret) .root }}
+{{- $name := include (printf "crawlfleet.%s.secretName" .secret) .root }}
+{{- $live := "" }}
+{{- if and (not $rendered) $name }}
+{{- $live = (lookup "v1" "Secret" .root.Release.Namespace $name).data | toJson }}
+{{- end }}
+{{- $rendered | default $live | sha256sum }}
 {{- end }}
 
 {{/*
@@ -200,6 +253,55 @@ The writable /tmp of a read-only root filesystem.
 {{- define "crawlfleet.tmpVolumeMount" -}}
 - name: tmp
   mountPath: /tmp
+{{- end }}
+
+{{/*
+The volumes of a crawlfleet pod, and their mounts: /tmp and the `extraVolumes` every
+crawlfleet container gets (a CA bundle for `rediss://`, for instance).
+*/}}
+{{- define "crawlfleet.volumes" -}}
+{{ include "crawlfleet.tmpVolume" . }}
+{{- with .Values.extraVolumes }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{- define "crawlfleet.volumeMounts" -}}
+{{ include "crawlfleet.tmpVolumeMount" . }}
+{{- with .Values.extraVolumeMounts }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/*
+Where a component's pods run: node selector, affinity, tolerations, priority class
+and topology spread (each constraint selects the component's pods unless it names
+its own labelSelector). Call with (dict "values" .Values.api "selector" labels),
+plus "nodeSelector" and "tolerations" to override the component's.
+*/}}
+{{- define "crawlfleet.scheduling" -}}
+{{- $selector := .selector }}
+{{- with .nodeSelector | default .values.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .values.affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .tolerations | default .values.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .values.priorityClassName }}
+priorityClassName: {{ . }}
+{{- end }}
+{{- with .values.topologySpreadConstraints }}
+topologySpreadConstraints:
+  {{- range . }}
+  - {{- toYaml (merge (deepCopy .) (dict "labelSelector" (dict "matchLabels" $selector))) | nindent 4 }}
+  {{- end }}
+{{- end }}
 {{- end }}
 
 {{/*
@@ -255,20 +357,68 @@ Rules the schema cannot express; rendering fails with the reason.
 {{- $_ := set $names .name true }}
 {{- $_ := set $queues .queue true }}
 {{- end }}
+{{- if not (hasKey $queues .Values.config.defaultQueue) }}
+{{- fail (printf "config.defaultQueue: no pool consumes the queue %q, so jobs that name no queue would wait forever; use one of the queues of workers.pools" .Values.config.defaultQueue) }}
+{{- end }}
 {{- if and .Values.redis.external.url (regexMatch "@" .Values.redis.external.url) }}
 {{- fail "redis.external.url: put the password in redis.external.existingSecret, not in the URL" }}
+{{- end }}
+{{- if and .Values.api.ingress.enabled (not .Values.api.ingress.publishMetrics) }}
+{{- range .Values.api.ingress.hosts }}
+{{- range .paths }}
+{{- $prefix := trimSuffix "/" .path }}
+{{- if or (eq .path "/metrics") (and (ne .pathType "Exact") (or (eq $prefix "") (eq $prefix "/metrics"))) }}
+{{- fail (printf "api.ingress: the path %q would publish the API's /metrics, which answers without a token; route /v1 and /docs only, or set api.ingress.publishMetrics (behind your Ingress's own authentication)" .path) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Rules about the other crawlfleet releases in the cluster, read with `lookup` (so
+`helm template` cannot check them): operators of two releases must never run the
+same ScrapeJobs and WorkerPools.
+*/}}
+{{- define "crawlfleet.validateCluster" -}}
+{{- if .Values.operator.enabled }}
+{{- if .Values.operator.clusterWide }}
+{{- range (lookup "rbac.authorization.k8s.io/v1" "ClusterRole" "" "").items | default list }}
+{{- $labels := .metadata.labels | default dict }}
+{{- $annotations := .metadata.annotations | default dict }}
+{{- if and (eq (get $labels "crawlfleet.io/release") $.Release.Name) (ne (get $annotations "meta.helm.sh/release-namespace") $.Release.Namespace) }}
+{{- fail (printf "operator.clusterWide: the release %q of namespace %q already runs a cluster-wide operator for the ScrapeJobs and WorkerPools labelled crawlfleet.io/release=%s; install this one under another release name" $.Release.Name (get $annotations "meta.helm.sh/release-namespace") $.Release.Name) }}
+{{- end }}
+{{- end }}
+{{- else }}
+{{- range (lookup "apps/v1" "Deployment" .Release.Namespace "").items | default list }}
+{{- $labels := .metadata.labels | default dict }}
+{{- if and (eq (get $labels "app.kubernetes.io/part-of") "crawlfleet") (eq (get $labels "app.kubernetes.io/component") "operator") (ne (get $labels "app.kubernetes.io/instance") $.Release.Name) (not (hasKey $labels "crawlfleet.io/release")) }}
+{{- fail (printf "the namespace %q already has the operator of the crawlfleet release %q, which runs its ScrapeJobs and WorkerPools; install this release in another namespace, or with operator.clusterWide" $.Release.Namespace (get $labels "app.kubernetes.io/instance")) }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- end }}
 {{- end }}
 
 {{/*
 A secret value: the given one, else the one a previous install stored in the
 Secret, else a new random one. Reusing the stored value keeps `helm upgrade` from
-changing passwords and tokens under running pods and clients.
-Call with (dict "root" $ "secret" name "key" key "given" value).
+changing passwords and tokens under running pods and clients. The value is worked
+out once per render and remembered, so the Secret and the checksums that roll the
+pods see the same one. Call with (dict "root" $ "secret" name "key" key "given" value).
 */}}
 {{- define "crawlfleet.secretValue" -}}
+{{- if not (hasKey .root.Values "_secretValues") }}
+{{- $_ := set .root.Values "_secretValues" dict }}
+{{- end }}
+{{- $remembered := .root.Values._secretValues }}
+{{- $id := printf "%s/%s" .secret .key }}
+{{- if not (hasKey $remembered $id) }}
 {{- $previous := (lookup "v1" "Secret" .root.Release.Namespace .secret).data | default dict }}
-{{- .given | default (get $previous .key | b64dec) | default (randAlphaNum 32) }}
+{{- $_ := set $remembered $id (.given | default (get $previous .key | b64dec) | default (randAlphaNum 32)) }}
+{{- end }}
+{{- get $remembered $id }}
 {{- end }}
 
 {{- define "crawlfleet.api.secretName" -}}
@@ -281,4 +431,34 @@ Call with (dict "root" $ "secret" name "key" key "given" value).
 
 {{- define "crawlfleet.flower.secretName" -}}
 {{- default (printf "%s-flower" (include "crawlfleet.fullname" .)) .Values.flower.auth.existingSecret }}
+{{- end }}
+
+{{/*
+Which ScrapeJobs and WorkerPools the operator runs (and its uninstall hook deletes):
+every one without the release label in the release's namespace, or, cluster-wide,
+those labelled `crawlfleet.io/release: <release>` in any namespace.
+*/}}
+{{- define "crawlfleet.operator.scopeEnv" -}}
+- name: CRAWLFLEET_OPERATOR_NAMESPACES
+  value: {{ if .Values.operator.clusterWide }}""{{ else }}{{ .Release.Namespace | quote }}{{ end }}
+- name: CRAWLFLEET_OPERATOR_RELEASE
+  value: {{ if .Values.operator.clusterWide }}{{ .Release.Name | quote }}{{ else }}""{{ end }}
+{{- end }}
+
+{{/*
+The labels the chart puts on the WorkerPools it renders, so that its own operator runs them.
+*/}}
+{{- define "crawlfleet.operator.scopeLabels" -}}
+{{- if .Values.operator.clusterWide }}
+crawlfleet.io/release: {{ .Release.Name }}
+{{- end }}
+{{- end }}
+
+{{/*
+The kopf peering object of the operator's replicas: a KopfPeering next to them, or a
+ClusterKopfPeering (cluster-scoped, so its name carries the namespace) when cluster-wide.
+*/}}
+{{- define "crawlfleet.operator.peeringName" -}}
+{{- $name := printf "%s-operator" (include "crawlfleet.fullname" .) }}
+{{- if .Values.operator.clusterWide }}{{ printf "%s-%s" .Release.Namespace $name }}{{ else }}{{ $name }}{{ end }}
 {{- end }}

@@ -122,8 +122,12 @@ class JobSpec(SpecModel):
     )
     obey_robots_txt: bool = Field(True, description="Honour each site's robots.txt.")
     concurrency: int = Field(8, ge=1, le=64, description="Requests in flight at once.")
-    time_limit_seconds: int = Field(
-        3600, ge=1, le=86_400, description="Stop the crawl cleanly after this many seconds."
+    time_limit_seconds: int | None = Field(
+        None,
+        ge=1,
+        le=86_400,
+        description="Stop the crawl cleanly after this many seconds; at most, and by default, as long as the "
+        "platform lets a crawl run (its CRAWLFLEET_SOFT_TIME_LIMIT_SECONDS).",
     )
     retries: int = Field(2, ge=0, le=10, description="Retries of a failed page, and of a crashed crawl.")
     queue: Annotated[str, StringConstraints(max_length=63, pattern=QUEUE_PATTERN)] = Field(
@@ -148,6 +152,10 @@ class JobSpec(SpecModel):
         if self.allowed_domains:
             return list(self.allowed_domains)
         return sorted({urlsplit(url).hostname or "" for url in self.start_urls})
+
+    def time_limit(self, platform_limit: int) -> int:
+        """Seconds the crawl may run: its own limit, or the platform's when it names none."""
+        return self.time_limit_seconds or platform_limit
 
     def celery_priority(self) -> int:
         """Celery's Redis transport serves priority 0 first; ours counts up."""

@@ -50,7 +50,7 @@ class JobStatus(CamelModel):
 
     id: str
     tenant: str = Field(
-        description="The tenant the job belongs to: its submitter's token's, or a ScrapeJob's namespace."
+        DEFAULT_TENANT, description="The tenant the job belongs to: its submitter's, or a ScrapeJob's namespace."
     )
     state: JobState
     queue: str
