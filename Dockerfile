@@ -4,6 +4,8 @@
 #   worker    celery --app=crawlfleet_workers.app worker --queues=<queue> --concurrency=<n>
 #   Flower    celery --app=crawlfleet_workers.app flower --port=5555
 #   operator  python -m crawlfleet_operator
+# The base of both stages: any Debian bookworm image whose `python` has venv and pip.
+# The test node builds it with debootstrap (hack/build-images.sh), as nothing is pulled there.
 ARG PYTHON_IMAGE=python:3.12-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS build

@@ -6,7 +6,9 @@ from bench import (
     api_throughput,
     autoscale,
     event_streams,
+    exports,
     first_request,
+    node,
     operator_scale,
     operator_start,
     page_budget,
@@ -22,6 +24,8 @@ benchmarks = (
     autoscale,
     operator_start,
     operator_scale,
+    node,
+    exports,
 )
 for benchmark in benchmarks:
     print(f"\n== {benchmark.__name__}")

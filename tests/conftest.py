@@ -13,7 +13,7 @@ from tests.harness.celery_worker import CeleryWorker
 from tests.harness.redis_server import RedisServer
 from tests.harness.website import Website
 
-pytest_plugins = ["tests.harness.k8s_fixtures"]
+pytest_plugins = ["tests.harness.k8s_fixtures", "tests.harness.browser"]
 
 
 @pytest.fixture(scope="session")

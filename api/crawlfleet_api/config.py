@@ -59,6 +59,11 @@ class ApiSettings(Settings):
         ),
     )
 
+    flower_url: str = Field(
+        "",
+        description="Address of Flower that the dashboard links to (e.g. http://127.0.0.1:5555); empty hides the link.",
+    )
+
     _tokens: list[ApiToken] = PrivateAttr(default_factory=list)
 
     @model_validator(mode="after")

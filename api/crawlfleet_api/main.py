@@ -22,7 +22,7 @@ from crawlfleet_api.idempotency import IdempotencyKeys
 from crawlfleet_api.methods import install_method_handlers
 from crawlfleet_api.metrics import ApiMetrics, MetricsMiddleware
 from crawlfleet_api.queues import KnownQueues
-from crawlfleet_api.routes import health, jobs, metrics
+from crawlfleet_api.routes import dashboard, docs, exports, health, jobs, metrics, pools
 from crawlfleet_core.service import JobService
 
 logger = logging.getLogger("crawlfleet_api")
@@ -85,12 +85,15 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         broker.close()
         service.app.close()
 
+    # The docs pages are routes of their own (routes/docs.py), served with their assets from the package.
     app = Gateway(
         authenticated=bool(settings.tokens),
         title="crawlfleet",
         version=version("crawlfleet"),
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.job_service = service
@@ -106,8 +109,12 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     )
     app.state.redis_probes = redis_probes
     app.include_router(jobs.router)
+    app.include_router(exports.router)
+    app.include_router(pools.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
+    app.include_router(docs.router)
+    app.include_router(dashboard.router)
     install_error_handlers(app)
     install_method_handlers(app)
     # The last added runs first: the metrics see every answer, the 413s included.

@@ -6,6 +6,7 @@ from pydantic import Field
 
 from crawlfleet_core.model.base import CamelModel
 from crawlfleet_core.model.states import JobState
+from crawlfleet_core.store.pools import PoolReport
 
 
 class JobLinks(CamelModel):
@@ -29,3 +30,21 @@ class Problem(CamelModel):
 class Readiness(CamelModel):
     status: str = Field(description="`ready`, or `unavailable` when a Redis database can't be reached.")
     checks: dict[str, str] = Field(description="Each Redis database the API needs, and `ok` or the error.")
+
+
+class DashboardSettings(CamelModel):
+    auth_required: bool = Field(description="Whether the API needs a bearer token (the dashboard then asks for one).")
+    flower_url: str | None = Field(description="Where Flower answers, for the dashboard's link; null hides it.")
+
+
+class QueueLoad(CamelModel):
+    queue: str
+    queued: int = Field(description="Tasks waiting in the queue now.")
+    in_flight: int = Field(description="Tasks workers have taken from it and not finished.")
+
+
+class PoolsBoard(CamelModel):
+    pools: list[PoolReport] = Field(
+        description="Each WorkerPool as the operator last reported it; empty where no operator runs."
+    )
+    queues: list[QueueLoad] = Field(description="The default queue and every pool's queue, measured now.")

@@ -15,6 +15,7 @@ and site-local ranges too, so the ranges are spelled out here."""
 from __future__ import annotations
 
 import ipaddress
+import socket
 from collections.abc import Iterable
 
 from crawlfleet_core.settings import Network
@@ -83,3 +84,30 @@ def check_address(address: Address, allowed_networks: Iterable[Network]) -> None
         f"{address}{carried} is not a public address; crawls may not reach it "
         "(an operator can allow its network with CRAWLFLEET_ALLOWED_NETWORKS)"
     )
+
+
+def allowed_addresses(host: str, port: int, allowed_networks: Iterable[Network]) -> list[Address]:
+    """The addresses `host` resolves to (itself, for an IP literal) that may be reached,
+    for connections the platform opens itself rather than through a crawl's guarded
+    resolver (webhooks, feed storage). BlockedAddressError names why when none may."""
+    networks = list(allowed_networks)
+    literal = parse_address(host)
+    if literal is not None:
+        candidates = [literal]
+    else:
+        try:
+            found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except OSError as error:
+            raise BlockedAddressError(f"{host!r} does not resolve: {error}") from None
+        candidates = [address for info in found if (address := parse_address(str(info[4][0]))) is not None]
+    allowed, refusals = [], []
+    for address in candidates:
+        try:
+            check_address(address, networks)
+        except BlockedAddressError as error:
+            refusals.append(str(error))
+        else:
+            allowed.append(address)
+    if not allowed:
+        raise BlockedAddressError(f"{host!r}: " + ("; ".join(dict.fromkeys(refusals)) or "no address"))
+    return allowed

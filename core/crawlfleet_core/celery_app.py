@@ -10,6 +10,7 @@ from crawlfleet_core.store.keys import PRIORITY_SEPARATOR, PRIORITY_STEPS
 
 CRAWL_TASK = "crawlfleet.crawl"
 SLEEP_TASK = "crawlfleet.sleep"
+WEBHOOK_TASK = "crawlfleet.webhook"
 
 
 def create_celery_app(settings: Settings) -> Celery:

@@ -15,6 +15,7 @@ from crawlfleet_core.clock import now
 from crawlfleet_core.model.jobs import JobSpec
 from crawlfleet_core.model.states import JobState
 from crawlfleet_core.model.status import DEFAULT_TENANT, JobQuery, JobRecord, JobsPage, JobStatus, job_status
+from crawlfleet_core.requirements import unmet_requirements
 from crawlfleet_core.settings import Settings
 from crawlfleet_core.store.jobs import JobStore
 
@@ -85,6 +86,8 @@ class JobService:
         caller that derives the id from something stable (a ScrapeJob's uid, an
         Idempotency-Key) can safely call this more than once. A spec the platform
         cannot run as asked raises InvalidSpecError, and leaves nothing behind."""
+        if unmet := unmet_requirements(spec, self.settings):
+            raise InvalidSpecError(unmet[0].field, unmet[0].value, unmet[0].message)
         limit = allowed_time_limit(spec, self.settings)
         # The record and the worker see the limit the crawl runs with, whoever's settings they read.
         spec = spec.model_copy(update={"time_limit_seconds": limit})

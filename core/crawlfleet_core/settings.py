@@ -60,6 +60,25 @@ class Settings(BaseSettings):
         description="Comma-separated CIDRs that crawls may reach although private, loopback or link-local.",
     )
     default_queue: str = Field("default", description="Queue (worker pool) of jobs that name none.")
+    feeds_s3_buckets: CommaSeparatedStrings = Field(
+        default_factory=list,
+        description="Comma-separated S3 buckets that job feeds may write to; empty turns feeds off.",
+    )
+    feeds_s3_endpoint_url: str = Field(
+        "", description="Endpoint of an S3-compatible store for feeds; empty means Amazon S3."
+    )
+    feeds_s3_region: str = Field("", description="Region of the feeds' S3 store; empty lets boto3 choose.")
+    feeds_s3_access_key_id: str = Field("", repr=False, description="Access key id for the feeds' S3 store.")
+    feeds_s3_secret_access_key: str = Field("", repr=False, description="Secret access key for the feeds' S3 store.")
+    webhook_secret: str = Field(
+        "",
+        repr=False,
+        description="Key of the HMAC-SHA256 signature on job webhooks; empty turns callbackUrl off.",
+    )
+    webhook_attempts: int = Field(6, ge=1, le=20, description="Deliveries tried per webhook before giving up.")
+    webhook_backoff_seconds: float = Field(
+        5.0, gt=0, le=3600, description="Wait before a webhook's first retry; doubled for each later one."
+    )
 
     @model_validator(mode="after")
     def _limits_ordered(self) -> Settings:

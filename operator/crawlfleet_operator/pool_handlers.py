@@ -7,7 +7,8 @@ Each poll costs at most one Redis round trip (`QueueGauge.depth`, shared by the
 pools that poll on the same beat) and one API read (the Deployment's `scale`
 subresource); what follows is decided by `workerpools.pool_update` and only
 applied here: pod deletion costs before a scale-down, the scale patch, its Event,
-and a status patch when `workerpools.status_due` says so."""
+a status patch when `workerpools.status_due` says so, and the pool's report in the
+broker (`crawlfleet_core.store.pools`), from which the API shows the fleet."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from crawlfleet_core.resources import GROUP, VERSION
 from crawlfleet_core.resources.workerpools import WorkerPoolSpec, WorkerPoolStatus
 from crawlfleet_core.settings import get_settings
 from crawlfleet_core.store import registry
+from crawlfleet_core.store.pools import PoolReport, publish_pool_report, withdraw_pool_report
 from crawlfleet_core.store.queues import QueueDepth, QueueGauge, broker_client
 from crawlfleet_operator import cluster, metrics, workerpools
 from crawlfleet_operator.autoscaling import Recommendation
@@ -93,6 +95,13 @@ class Pool:
             patch = update.status.model_dump(mode="json", by_alias=True, exclude_none=True)
             await self.api.patch_status(self.namespace, self.name, patch)
             self.status, self.status_written_at = update.status, moment
+        await self._report(spec, update.status)
+
+    async def _report(self, spec: WorkerPoolSpec, status: WorkerPoolStatus) -> None:
+        """Best effort: the dashboard's view of the pool, in the broker beside its queue."""
+        report = PoolReport(namespace=self.namespace, name=self.name, spec=spec, status=status, reported_at=clock.now())
+        with contextlib.suppress(redis.RedisError, OSError):
+            await publish_pool_report(self.gauge.client, report)
 
     async def _measure(self, queue: str) -> QueueDepth | Exception:
         labels = (self.namespace, self.name)
@@ -181,3 +190,5 @@ async def autoscale_pool(
     finally:
         memo.pools.pop((namespace, name), None)
         metrics.forget_pool(namespace, name)
+        with contextlib.suppress(redis.RedisError, OSError):
+            await withdraw_pool_report(pool.gauge.client, namespace, name)

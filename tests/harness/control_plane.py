@@ -10,7 +10,8 @@ The API server authenticates an admin by a client certificate in the group
 helm, kopf and kubernetes-asyncio all read alike.
 
 `python -m tests.harness.control_plane --kubeconfig PATH` runs one in the
-foreground for `make dev-k8s`, with the same code the tests use."""
+foreground, with the same code the tests use (`make dev-k8s` runs it with a node:
+tests/harness/node.py)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -87,11 +89,14 @@ class Credentials:
     the key that signs service account tokens, written as PEM files."""
 
     directory: Path
+    # Addresses the API server is reached at, besides its Service's 10.0.0.1.
+    server_addresses: tuple[str, ...] = ("127.0.0.1",)
 
     def __post_init__(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         ca_key = ec.generate_private_key(ec.SECP256R1())
         ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "crawlfleet-test-ca")])
+        self._ca = (ca_key, ca_name)
         ca_cert = (
             self._builder(ca_name, ca_name, ca_key.public_key())
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
@@ -120,7 +125,7 @@ class Credentials:
             groups=[],
             usage=ExtendedKeyUsageOID.SERVER_AUTH,
             alt_names=[
-                x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                *(x509.IPAddress(ipaddress.ip_address(address)) for address in self.server_addresses),
                 x509.IPAddress(ipaddress.ip_address("10.0.0.1")),
                 x509.DNSName("localhost"),
                 x509.DNSName("kubernetes.default.svc"),
@@ -146,6 +151,18 @@ class Credentials:
 
     def path(self, name: str) -> Path:
         return self.directory / name
+
+    def issue_client(self, name: str, common_name: str, groups: list[str]) -> None:
+        """A client certificate `<name>.crt` for another identity (a node, a component)."""
+        ca_key, ca_name = self._ca
+        self._issue(
+            name,
+            ca_key=ca_key,
+            ca_name=ca_name,
+            common_name=common_name,
+            groups=groups,
+            usage=ExtendedKeyUsageOID.CLIENT_AUTH,
+        )
 
     def _write(self, name: str, data: bytes) -> None:
         path = self.path(name)
@@ -199,8 +216,9 @@ class Credentials:
         self._write(f"{name}.key", self._private_pem(key))
 
 
-def write_kubeconfig(path: Path, server_url: str, credentials: Credentials) -> None:
-    """An admin kubeconfig with everything embedded, so it can be copied anywhere."""
+def write_kubeconfig(path: Path, server_url: str, credentials: Credentials, user: str = "admin") -> None:
+    """A kubeconfig with everything embedded, so it can be copied anywhere; the
+    admin's, or that of the identity whose certificate is `<user>.crt`."""
 
     def embedded(name: str) -> str:
         return base64.b64encode(credentials.path(name).read_bytes()).decode()
@@ -215,8 +233,8 @@ def write_kubeconfig(path: Path, server_url: str, credentials: Credentials) -> N
             {
                 "name": "crawlfleet-admin",
                 "user": {
-                    "client-certificate-data": embedded("admin.crt"),
-                    "client-key-data": embedded("admin.key"),
+                    "client-certificate-data": embedded(f"{user}.crt"),
+                    "client-key-data": embedded(f"{user}.key"),
                 },
             }
         ],
@@ -245,12 +263,22 @@ class ControlPlane:
     logs: list[IO[bytes]] = field(default_factory=list)
 
     @classmethod
-    def start(cls, directory: Path, kubeconfig: Path | None = None, assets: Path | None = None) -> ControlPlane:
+    def start(
+        cls,
+        directory: Path,
+        kubeconfig: Path | None = None,
+        assets: Path | None = None,
+        address: str = "127.0.0.1",
+        apiserver_args: Sequence[str] = (),
+    ) -> ControlPlane:
+        """Start etcd, the API server and the controller manager. The API server
+        serves on `address` (loopback unless a node must reach it), with
+        `apiserver_args` added to its flags."""
         assets = assets or asset_dir()
         directory.mkdir(parents=True, exist_ok=True)
-        credentials = Credentials(directory / "pki")
+        credentials = Credentials(directory / "pki", server_addresses=(address,))
         etcd_port, etcd_peer_port, api_port = free_port(), free_port(), free_port()
-        server_url = f"https://127.0.0.1:{api_port}"
+        server_url = f"https://{address}:{api_port}"
         plane = cls(kubeconfig or directory / "kubeconfig", assets, server_url, credentials)
         write_kubeconfig(plane.kubeconfig, server_url, credentials)
         try:
@@ -274,8 +302,8 @@ class ControlPlane:
                 "kube-apiserver",
                 [
                     f"--etcd-servers=http://127.0.0.1:{etcd_port}",
-                    "--bind-address=127.0.0.1",
-                    "--advertise-address=127.0.0.1",
+                    f"--bind-address={address}",
+                    f"--advertise-address={address}",
                     f"--secure-port={api_port}",
                     f"--cert-dir={directory / 'apiserver-certs'}",
                     f"--tls-cert-file={credentials.path('apiserver.crt')}",
@@ -289,6 +317,7 @@ class ControlPlane:
                     "--authorization-mode=Node,RBAC",
                     "--allow-privileged=true",
                     "--v=0",
+                    *apiserver_args,
                 ],
                 directory,
             )

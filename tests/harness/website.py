@@ -5,10 +5,14 @@ page i sits at depth floor(log2(i+1)). Every page has a title and a price to
 extract, a link off-site, and page 0 links into `/private/`, which robots.txt
 disallows. `/slow/<i>` answers after `slow_delay` seconds and links on forever,
 for crawls that must still be running when a test acts on them.
-`/redirect?to=<url>` answers 302 to any URL, for redirects a crawl must refuse."""
+`/redirect?to=<url>` answers 302 to any URL, for redirects a crawl must refuse.
+
+`python -m tests.harness.website --host H --port P` serves it until killed (the
+test node runs it in its network namespace)."""
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import threading
 import time
@@ -19,11 +23,11 @@ from tests.harness.ports import free_port
 
 
 class Website:
-    def __init__(self, size: int = 15, slow_delay: float = 0.5) -> None:
+    def __init__(self, size: int = 15, slow_delay: float = 0.5, host: str = "127.0.0.1", port: int = 0) -> None:
         self.size = size
         self.slow_delay = slow_delay
         self.requests: list[tuple[float, str]] = []
-        self.port = free_port()
+        self.port = port or free_port()
         site = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -53,7 +57,7 @@ class Website:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.server = ThreadingHTTPServer((host, self.port), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -191,3 +195,15 @@ class HeldWebsite(Website):
     def stop(self) -> None:
         self.release()
         super().stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Serve the test website until killed.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    options = parser.parse_args()
+    Website(host=options.host, port=options.port).thread.join()
+
+
+if __name__ == "__main__":
+    main()

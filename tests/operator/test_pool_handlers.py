@@ -6,6 +6,7 @@ Pods, the scale subresource and pod-deletion-cost all behave as in a cluster."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
@@ -17,8 +18,11 @@ from typing import Any
 import pytest
 from celery.result import AsyncResult
 
+from crawlfleet_core import clock
 from crawlfleet_core.celery_app import SLEEP_TASK
 from crawlfleet_core.service import JobService
+from crawlfleet_core.store.pools import pool_reports
+from crawlfleet_core.store.queues import broker_client
 from crawlfleet_core.store.registry import pool_announcement_ttl, served_at
 from tests.harness.celery_worker import CeleryWorker
 from tests.harness.control_plane import ControlPlane
@@ -305,3 +309,47 @@ def test_a_pool_at_zero_announces_its_queue_so_the_api_accepts_jobs_for_it(
     wait_until(lambda: queue in served_at(broker, time.time()), 15, f"the operator to announce {queue}")
     # The announcement outlives a few polls, and no more than that.
     assert broker.zscore("crawlfleet:queues:served", queue) <= time.time() + pool_announcement_ttl(0.5)
+
+
+def reported_pools(broker_url: str) -> dict[str, dict[str, Any]]:
+    """What the API's /v1/pools reads: the operator's fresh reports, by namespace/name."""
+
+    async def read() -> dict[str, dict[str, Any]]:
+        client = broker_client(broker_url)
+        try:
+            reports = await pool_reports(client, clock.now())
+        finally:
+            await client.aclose()
+        return {f"{report.namespace}/{report.name}": report.model_dump(by_alias=True) for report in reports}
+
+    return asyncio.run(read())
+
+
+def test_each_pool_is_reported_in_the_broker_until_it_is_deleted(
+    cluster: Cluster, job_service: JobService, platform_env: dict[str, str]
+) -> None:
+    queue = fresh_queue()
+    cluster.deployment("reported", 0)
+    cluster.pool("reported", queue=queue, maxReplicas=4, tasksPerReplica=1)
+    send_sleeps(job_service, queue, 3)
+    key = f"{cluster.namespace}/reported"
+    report = wait_until(
+        lambda: (
+            (found := reported_pools(platform_env["CRAWLFLEET_BROKER_URL"]).get(key))
+            and found["status"]["desiredReplicas"] == 3
+            and found
+        ),
+        15,
+        "the pool's report with 3 desired replicas",
+        interval=0.2,
+    )
+    assert isinstance(report, dict)
+    assert report["spec"]["queue"] == queue
+    assert report["status"]["queued"] == 3
+    cluster.plane.kubectl("delete", "workerpool", "reported", "-n", cluster.namespace)
+    wait_until(
+        lambda: key not in reported_pools(platform_env["CRAWLFLEET_BROKER_URL"]),
+        15,
+        "the report withdrawn",
+        interval=0.2,
+    )

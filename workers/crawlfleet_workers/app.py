@@ -17,7 +17,7 @@ from crawlfleet_workers.activity import ActivityReport
 from crawlfleet_workers.announcement import QueueAnnouncement
 
 app = create_celery_app(get_settings())
-app.conf.include = ["crawlfleet_workers.bookkeeping", "crawlfleet_workers.tasks"]
+app.conf.include = ["crawlfleet_workers.bookkeeping", "crawlfleet_workers.tasks", "crawlfleet_workers.webhooks"]
 app.steps["consumer"].add(ActivityReport)
 app.steps["consumer"].add(QueueAnnouncement)
 

@@ -13,6 +13,7 @@ from scrapy.utils.misc import load_object
 from crawlfleet_core.model.jobs import JobSpec
 from crawlfleet_core.settings import Settings
 from crawlfleet_workers.budget import PAGE_BUDGET_SETTING
+from crawlfleet_workers.feeds import feed_settings
 from crawlfleet_workers.guards import ALLOWED_NETWORKS_SETTING
 from crawlfleet_workers.reporting import JOB_ID_SETTING, PLATFORM_SETTING, REPORT_FD_SETTING
 from crawlfleet_workers.spider import JobSpider
@@ -110,7 +111,14 @@ def crawl(job_id: str, spec: JobSpec, settings: Settings, report_fd: int) -> Non
     """Run the job's crawl to its end, reporting on `report_fd`; raise if Scrapy failed to run it."""
     # Scrapy logs every request and item at DEBUG; the worker's log keeps INFO and up.
     logging.getLogger("scrapy").setLevel(logging.INFO)
-    process = CrawlerProcess({**scrapy_settings(spec, settings), JOB_ID_SETTING: job_id, REPORT_FD_SETTING: report_fd})
+    process = CrawlerProcess(
+        {
+            **scrapy_settings(spec, settings),
+            **feed_settings(spec, settings),
+            JOB_ID_SETTING: job_id,
+            REPORT_FD_SETTING: report_fd,
+        }
+    )
     failures: list[str] = []
     process.crawl(JobSpider, spec=spec).addErrback(lambda failure: failures.append(failure.getTraceback()))
     process.start()

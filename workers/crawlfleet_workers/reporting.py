@@ -15,6 +15,7 @@ from twisted.internet.task import LoopingCall
 from crawlfleet_core.model.status import Progress
 from crawlfleet_core.store.jobs import JobStore
 from crawlfleet_workers.budget import BudgetScheduler
+from crawlfleet_workers.feeds import feed_stats
 from crawlfleet_workers.spider import JobSpider
 from crawlfleet_workers.supervisor import send_report
 
@@ -103,9 +104,18 @@ class ProgressReport:
         send_report(self.report_fd, {"progress": self.progress(spider).model_dump()})
 
     def spider_closed(self, spider: JobSpider, reason: str) -> None:
-        """Item pipelines have closed (and so stored every item) before this signal."""
+        """Item pipelines have closed (and so stored every item) before this signal.
+        Feeds are uploaded after it: a job with feeds reports once they are stored."""
         if self.ticker is not None and self.ticker.running:
             self.ticker.stop()
+        if self.crawler.settings.getdict("FEEDS"):
+            self.crawler.signals.connect(
+                lambda: self.report_stats(spider, reason), signal=signals.feed_exporter_closed, weak=False
+            )
+        else:
+            self.report_stats(spider, reason)
+
+    def report_stats(self, spider: JobSpider, reason: str) -> None:
         stats = self.crawler.stats
         send_report(
             self.report_fd,
@@ -122,6 +132,7 @@ class ProgressReport:
                     "duration_seconds": round(time.monotonic() - self.started, 3),
                     "first_error": spider.first_error,
                     "first_skip": spider.first_skip,
+                    **feed_stats(self.crawler),
                 },
             },
         )

@@ -16,6 +16,7 @@ from crawlfleet_core.model.status import Progress
 from crawlfleet_core.settings import get_settings
 from crawlfleet_workers.app import app
 from crawlfleet_workers.bookkeeping import job_store
+from crawlfleet_workers.feeds import check_feeds
 from crawlfleet_workers.supervisor import run_crawl
 
 RETRY_BACKOFF_SECONDS = 2
@@ -41,8 +42,12 @@ def crawl(self: Task[Any, Any], spec_json: dict[str, Any]) -> dict[str, Any]:
     def report(progress: Progress) -> None:
         store.set_progress(job_id, progress)
         self.update_state(state=JobState.PROGRESS, meta=progress.model_dump())
+        # The result backend is not what Flower watches: a task event of this name
+        # shows the crawl as PROGRESS there too, with the counts as the event's fields.
+        self.send_event("task-progress", **progress.model_dump())
 
     settings = get_settings()
+    check_feeds(spec, settings)
     outcome = run_crawl(job_id, spec, settings, report)
     if outcome.stats is None:
         if outcome.timed_out:

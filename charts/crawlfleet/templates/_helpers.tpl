@@ -177,6 +177,25 @@ secret come from the ConfigMap (see crawlfleet.envFrom).
   value: {{ include "crawlfleet.redis.url" (dict "root" . "db" .Values.redis.databases.results) | quote }}
 - name: CRAWLFLEET_JOB_STORE_URL
   value: {{ include "crawlfleet.redis.url" (dict "root" . "db" .Values.redis.databases.jobStore) | quote }}
+{{- with .Values.config.feeds.secretName }}
+- name: CRAWLFLEET_FEEDS_S3_ACCESS_KEY_ID
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: access-key-id
+- name: CRAWLFLEET_FEEDS_S3_SECRET_ACCESS_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: secret-access-key
+{{- end }}
+{{- with .Values.config.webhookSecret.name }}
+- name: CRAWLFLEET_WEBHOOK_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $.Values.config.webhookSecret.key }}
+{{- end }}
 {{- with .Values.config.extraEnv }}
 {{ toYaml . }}
 {{- end }}
@@ -201,6 +220,9 @@ data:
   CRAWLFLEET_ITEMS_MAX_PER_JOB: {{ .Values.config.itemsMaxPerJob | int64 | quote }}
   CRAWLFLEET_DEFAULT_QUEUE: {{ .Values.config.defaultQueue | quote }}
   CRAWLFLEET_ALLOWED_NETWORKS: {{ join "," .Values.config.allowedNetworks | quote }}
+  CRAWLFLEET_FEEDS_S3_BUCKETS: {{ join "," .Values.config.feeds.buckets | quote }}
+  CRAWLFLEET_FEEDS_S3_ENDPOINT_URL: {{ .Values.config.feeds.endpointUrl | quote }}
+  CRAWLFLEET_FEEDS_S3_REGION: {{ .Values.config.feeds.region | quote }}
   # The root filesystem is read-only: no bytecode files, and a writable home in /tmp.
   PYTHONDONTWRITEBYTECODE: "1"
   PYTHONUNBUFFERED: "1"

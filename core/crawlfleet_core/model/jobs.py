@@ -12,6 +12,7 @@ from parsel.csstranslator import css2xpath
 from pydantic import AfterValidator, Field, StringConstraints, field_validator
 
 from crawlfleet_core.model.base import SpecModel
+from crawlfleet_core.model.feeds import FeedOptions, FeedUri
 
 MAX_URL_LENGTH = 2048
 # The URL grammar the API schema and the CRD publish is the one the server applies:
@@ -130,6 +131,15 @@ class JobSpec(SpecModel):
         "platform lets a crawl run (its CRAWLFLEET_SOFT_TIME_LIMIT_SECONDS).",
     )
     retries: int = Field(2, ge=0, le=10, description="Retries of a failed page, and of a crashed crawl.")
+    callback_url: HttpUrl | None = Field(
+        None,
+        description="Where to POST the job's signed JSON summary when it ends (SUCCESS, FAILURE or REVOKED).",
+    )
+    feeds: dict[FeedUri, FeedOptions] = Field(
+        default_factory=dict,
+        max_length=10,
+        description="Scrapy feed exports of the items, as in its FEEDS setting: s3:// URI to options.",
+    )
     queue: Annotated[str, StringConstraints(max_length=63, pattern=QUEUE_PATTERN)] = Field(
         "default", description="Worker pool (Celery queue) that runs the job."
     )

@@ -7,6 +7,7 @@ id a 404 and holds what Celery keeps nowhere."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -152,3 +153,15 @@ class JobStore:
             next_cursor=page[-1][0] if page else cursor,
             has_more=len(entries) > limit,
         )
+
+    def item_batches(self, job_id: str, batch_size: int = 1000) -> Iterator[list[dict[str, Any]]]:
+        """Every item stored now, oldest first, `batch_size` at a time, so that a reader
+        of a large job holds one batch in memory, never the whole stream."""
+        cursor: str | None = None
+        while True:
+            page = self.read_items(job_id, cursor, batch_size)
+            if page.items:
+                yield page.items
+            if not page.has_more:
+                return
+            cursor = page.next_cursor

@@ -18,6 +18,11 @@ def job_items(job_id: str) -> str:
     return f"{PREFIX}:items:{job_id}"
 
 
+def webhook_claim(job_id: str) -> str:
+    """Set by the first of the worker signals that announce a job's end, so its webhook is sent once."""
+    return f"{PREFIX}:webhook:{job_id}"
+
+
 def jobs_index(tenant: str | None = None) -> str:
     """The stream of every job id in submission order, or of one tenant's jobs."""
     return f"{PREFIX}:jobs" if tenant is None else f"{PREFIX}:jobs:tenant:{tenant}"
@@ -30,6 +35,11 @@ def idempotency(key: str) -> str:
 def worker_activity_key(pod: str) -> str:
     """Where the worker running in `pod` reports how many tasks it holds."""
     return f"{PREFIX}:worker:{pod}:held"
+
+
+def pool_reports() -> str:
+    """The hash of the operator's last report on each WorkerPool (field `namespace/name`)."""
+    return f"{PREFIX}:pools"
 
 
 def queue_lists(queue: str) -> list[str]:

@@ -117,6 +117,17 @@ INVALID = {
     "not a cron schedule": (scrapejob(schedule="every minute"), "spec.schedule"),
     "negative ttl": (scrapejob(ttlSecondsAfterFinished=-1), "spec.ttlSecondsAfterFinished"),
     "scheduled name too long": (scrapejob(name="a" * 53, schedule="@hourly"), "metadata.name"),
+    "callback to a file": (scrapejob(callbackUrl="file:///etc/passwd"), "spec.callbackUrl"),
+    "feed to a file": (scrapejob(feeds={"file:///tmp/items.jsonl": {"format": "jsonl"}}), "spec.feeds"),
+    "feed with credentials": (scrapejob(feeds={"s3://key:secret@bucket/x": {"format": "jsonl"}}), "spec.feeds"),
+    "feed format pickle": (
+        scrapejob(feeds={"s3://bucket/x": {"format": "pickle"}}),
+        "spec.feeds.s3://bucket/x.format",
+    ),
+    "feed loading code": (
+        scrapejob(feeds={"s3://bucket/x": {"format": "jsonl", "item_filter": "os.system"}}),
+        "spec.feeds.s3://bucket/x.item_filter",
+    ),
 }
 
 

@@ -1,0 +1,2 @@
+"""`crawlfleet`: the command line of the crawlfleet API. It talks HTTP to the API
+and imports no component of the platform."""
