@@ -10,11 +10,11 @@ install:
 	@hack/bootstrap.sh
 
 redis:
-	@hack/ensure-command.sh redis-server redis-server
+	@hack/ensure-packages.sh redis-server:redis-server
 
 # The benchmarks' HTTP load generator.
 load-generator:
-	@hack/ensure-command.sh hey hey
+	@hack/ensure-packages.sh hey:hey
 
 # Debian's Chromium and its driver, for the tests that drive the dashboard in a real browser.
 browser:
