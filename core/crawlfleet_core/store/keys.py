@@ -75,3 +75,8 @@ def pool_reports() -> str:
 def queue_lists(queue: str) -> list[str]:
     """Every Redis list that holds waiting tasks of `queue`, highest priority first."""
     return [queue if step == 0 else f"{queue}{PRIORITY_SEPARATOR}{step}" for step in PRIORITY_STEPS]
+
+
+def served_queues() -> str:
+    """The queues some worker or WorkerPool serves, each scored by when its last announcement expires."""
+    return f"{PREFIX}:queues:served"
