@@ -2,8 +2,35 @@
 
 from __future__ import annotations
 
-from bench import autoscale, exports, first_request, node, operator_start, page_budget, projects, time_limit
+from bench import (
+    api_throughput,
+    autoscale,
+    event_streams,
+    exports,
+    first_request,
+    node,
+    operator_scale,
+    operator_start,
+    page_budget,
+    projects,
+    recovery,
+    time_limit,
+)
 
-for benchmark in (first_request, projects, page_budget, time_limit, autoscale, operator_start, node, exports):
+benchmarks = (
+    first_request,
+    projects,
+    page_budget,
+    time_limit,
+    api_throughput,
+    event_streams,
+    autoscale,
+    operator_start,
+    operator_scale,
+    node,
+    exports,
+    recovery,
+)
+for benchmark in benchmarks:
     print(f"\n== {benchmark.__name__}")
     benchmark.main()

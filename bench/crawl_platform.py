@@ -23,7 +23,10 @@ def running_platform() -> Iterator[JobService]:
     """A job service whose jobs a worker on the same Redis runs, one at a time."""
     with tempfile.TemporaryDirectory() as scratch:
         redis = RedisServer(Path(scratch) / "redis")
-        env = redis.platform_env()
+        env = {
+            **redis.platform_env(),
+            "CRAWLFLEET_ALLOWED_NETWORKS": "127.0.0.0/8",
+        }
         os.environ.update(env)
         service = JobService.from_settings(Settings())
         worker = CeleryWorker(service.app, env, Path(scratch) / "logs", concurrency=1)

@@ -122,7 +122,11 @@ def main() -> None:
         scratch = Path(scratch_name)
         redis = RedisServer(scratch / "redis")
         site = Website()
-        env = {**redis.platform_env(), "CRAWLFLEET_EGG_CACHE_DIR": str(scratch / "eggs")}
+        env = {
+            **redis.platform_env(),
+            "CRAWLFLEET_ALLOWED_NETWORKS": "127.0.0.0/8",
+            "CRAWLFLEET_EGG_CACHE_DIR": str(scratch / "eggs"),
+        }
         os.environ.update(env)
         service = JobService.from_settings(Settings())
         egg = build_egg(project_copy(scratch), scratch / "pricewatch.egg")

@@ -12,16 +12,20 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from kombu.exceptions import OperationalError
 
+from crawlfleet_core.service import PublishPendingError
+
 logger = logging.getLogger(__name__)
 
 # Redis errors that mean "not reachable now" (a ResponseError is a bug of ours
 # and stays a 500); kombu raises OperationalError when the broker can't be
-# reached; Celery's backend wraps what it could not read or store.
+# reached; Celery's backend wraps what it could not read or store; a job another
+# publisher has been publishing for too long is most likely held up by the broker.
 UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
     redis.ConnectionError,
     redis.TimeoutError,
     OperationalError,
     BackendError,
+    PublishPendingError,
 )
 RETRY_AFTER_SECONDS = 5
 # A full Redis frees memory as jobs expire, or when an operator raises its limit: minutes, not seconds.

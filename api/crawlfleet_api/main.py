@@ -7,20 +7,24 @@ import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import version
-from typing import Annotated
+from typing import Annotated, Any
 
-import redis
+import anyio
 import typer
 import uvicorn
 from fastapi import FastAPI
 
 from crawlfleet_api.body_limit import BodyLimit, BodyLimitMiddleware
 from crawlfleet_api.config import ApiSettings
-from crawlfleet_api.errors import install_error_handlers
+from crawlfleet_api.errors import UNAVAILABLE_ERRORS, install_error_handlers
+from crawlfleet_api.feeds import StatusFeeds
 from crawlfleet_api.idempotency import IdempotencyKeys
+from crawlfleet_api.methods import install_method_handlers
 from crawlfleet_api.metrics import ApiMetrics, MetricsMiddleware
+from crawlfleet_api.queues import KnownQueues
 from crawlfleet_api.routes import dashboard, docs, exports, health, jobs, logs, metrics, pools, projects, scrapyd
-from crawlfleet_core.service import JobService
+from crawlfleet_core.service import STRANDED_SWEEP_SECONDS, JobService
+from crawlfleet_core.store.connections import redis_client
 from crawlfleet_core.store.logs import JobLogs
 
 logger = logging.getLogger("crawlfleet_api")
@@ -40,35 +44,80 @@ basic auth: your tenant as user name, your token as password.
 """
 
 
+async def publish_stranded_jobs(service: JobService) -> None:
+    """Publish, every few seconds, the jobs whose submitter (this process or another)
+    died between recording and publishing them, so that no 202 stays unqueued."""
+    while True:
+        try:
+            published = await anyio.to_thread.run_sync(service.publish_stranded)
+        except UNAVAILABLE_ERRORS as error:
+            logger.warning("cannot look for unpublished jobs: %r", error)
+        except Exception:
+            # The sweep must outlive whatever one round of it met.
+            logger.exception("looking for unpublished jobs failed")
+        else:
+            for job_id in published:
+                logger.warning("published job %s, which its submitter recorded but did not publish", job_id)
+        await anyio.sleep(STRANDED_SWEEP_SECONDS)
+
+
+class Gateway(FastAPI):
+    """The app, whose OpenAPI document says what this deployment requires: bearer
+    tokens only when `CRAWLFLEET_API_TOKENS` names some."""
+
+    def __init__(self, *, authenticated: bool, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.authenticated = authenticated
+
+    def openapi(self) -> dict[str, Any]:
+        document = super().openapi()
+        if not self.authenticated:
+            document.get("components", {}).pop("securitySchemes", None)
+            for operations in document["paths"].values():
+                for operation in operations.values():
+                    operation.pop("security", None)
+                    for status_code in ("401", "403"):
+                        operation.get("responses", {}).pop(status_code, None)
+        return document
+
+
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
     settings = settings or ApiSettings()
     service = JobService.from_settings(settings)
     job_logs = JobLogs.from_settings(settings)
     redis_probes = {
-        name: redis.Redis.from_url(
-            url, socket_connect_timeout=PROBE_TIMEOUT_SECONDS, socket_timeout=PROBE_TIMEOUT_SECONDS
+        name: redis_client(
+            url,
+            settings.redis_sentinel_master,
+            socket_connect_timeout=PROBE_TIMEOUT_SECONDS,
+            socket_timeout=PROBE_TIMEOUT_SECONDS,
         )
-        for name, url in (
-            ("broker", settings.broker_url),
-            ("resultBackend", settings.result_backend),
-            ("jobStore", settings.job_store_url),
-        )
+        for name, url in settings.redis_urls().items()
     }
+
+    # The queues' own Redis, where workers and the operator announce the queues they serve.
+    broker = redis_client(settings.broker_url, settings.redis_sentinel_master, decode_responses=True)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if not settings.api_tokens:
             logger.warning("CRAWLFLEET_API_TOKENS is empty: the API accepts requests from anyone who can reach it")
-        yield
+        async with anyio.create_task_group() as background:
+            background.start_soon(publish_stranded_jobs, service)
+            yield
+            background.cancel_scope.cancel()
         for client in redis_probes.values():
             client.close()
         service.store.client.close()
         service.projects.client.close()
+        service.broker.close()
         job_logs.client.close()
+        broker.close()
         service.app.close()
 
     # The docs pages are routes of their own (routes/docs.py), served with their assets from the package.
-    app = FastAPI(
+    app = Gateway(
+        authenticated=bool(settings.tokens),
         title="crawlfleet",
         version=version("crawlfleet"),
         description=DESCRIPTION,
@@ -80,6 +129,14 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.state.job_service = service
     app.state.idempotency_keys = IdempotencyKeys(service.store.client, settings.result_ttl_seconds)
     app.state.metrics = api_metrics = ApiMetrics()
+    app.state.submitters = anyio.CapacityLimiter(settings.submit_threads)
+    app.state.queues = KnownQueues(broker, settings.default_queue, settings.extra_queues)
+    app.state.feeds = StatusFeeds(
+        service.status,
+        settings.events_poll_seconds,
+        settings.events_max_streams_per_client,
+        settings.events_max_seconds,
+    )
     app.state.redis_probes = redis_probes
     app.state.job_logs = job_logs
     app.include_router(jobs.router)
@@ -93,6 +150,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.include_router(dashboard.router)
     scrapyd.install(app)
     install_error_handlers(app)
+    install_method_handlers(app)
     # The last added runs first: the metrics see every answer, the 413s included.
     uploads = [BodyLimit(EGG_UPLOADS, settings.egg_max_bytes + FORM_OVERHEAD_BYTES, "CRAWLFLEET_EGG_MAX_BYTES")]
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, uploads=uploads)

@@ -51,4 +51,8 @@ def create_celery_app(settings: Settings) -> Celery:
         },
         result_backend_transport_options={"retry_policy": {"timeout": 5.0}},
     )
+    if settings.redis_sentinel_master:
+        # kombu and Celery's result backend find the primary through the sentinels by this name.
+        app.conf.broker_transport_options["master_name"] = settings.redis_sentinel_master
+        app.conf.result_backend_transport_options["master_name"] = settings.redis_sentinel_master
     return app

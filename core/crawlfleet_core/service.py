@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
-from celery import Celery
+import redis
+from celery import Celery, states
 from celery.result import AsyncResult
 
 from crawlfleet_core.celery_app import CRAWL_TASK, create_celery_app
@@ -15,28 +18,52 @@ from crawlfleet_core.clock import now
 from crawlfleet_core.model.jobs import JobSpec
 from crawlfleet_core.model.projects import Project, ProjectSource
 from crawlfleet_core.model.states import JobState
-from crawlfleet_core.model.status import DEFAULT_TENANT, JobQuery, JobRecord, JobsPage, JobStatus, job_status
+from crawlfleet_core.model.status import (
+    DEFAULT_TENANT,
+    JobQuery,
+    JobRecord,
+    JobsPage,
+    JobStatus,
+    job_status,
+    worker_lost,
+)
 from crawlfleet_core.requirements import unmet_requirements
 from crawlfleet_core.settings import Settings
+from crawlfleet_core.store.connections import redis_client
 from crawlfleet_core.store.jobs import JobStore
 from crawlfleet_core.store.projects import ProjectStore
+from crawlfleet_core.store.queues import task_in_broker
+from crawlfleet_core.store.workers import UNNAMED_GRACE_SECONDS, WorkerHeartbeats
 
 # A crawl gets its own time limit plus this much to close cleanly before Celery's
 # soft limit, and as much again before the hard limit kills it.
 SHUTDOWN_GRACE_SECONDS = 30
-REPUBLISH_AFTER_SECONDS = 30
+# How long a submitter may take to publish a job before another publisher may finish
+# it: far more than a publish takes, short enough that a job whose submitter died is
+# queued within seconds.
+PUBLISH_CLAIM_SECONDS = 10.0
+# A job that the index lists this long is looked at by `publish_stranded`; younger
+# ones are still being published by their submitter, whose claim would stop it anyway.
+STRANDED_AFTER_SECONDS = 1.0
+# How often the API and the workers look for stranded jobs.
+STRANDED_SWEEP_SECONDS = 2.0
 # Most jobs one listing call looks at, whatever its filters.
 LIST_SCAN_LIMIT = 1000
 
 
-def needs_publishing(record: JobRecord | None, moment: datetime) -> bool:
-    """Whether a repeated submission of an existing record must publish its task.
+class Publication(StrEnum):
+    """What one attempt to finish a job's publishing found."""
 
-    Only a record that a crashed submitter left unpublished is published again, and
-    only once it is old enough that no concurrent submitter can still be publishing it."""
-    if record is None or record.published_at is not None:
-        return False
-    return (moment - record.submitted_at).total_seconds() >= REPUBLISH_AFTER_SECONDS
+    PUBLISHED = "published"
+    """This attempt published the task."""
+    SETTLED = "settled"
+    """The task was in the broker already (or the job is gone): nothing to publish."""
+    CLAIMED = "claimed"
+    """Another publisher holds the job's claim: it may be publishing right now."""
+
+
+class PublishPendingError(Exception):
+    """Another publisher held the job's claim for longer than a publish takes."""
 
 
 class InvalidSpecError(ValueError):
@@ -125,23 +152,34 @@ class JobService:
     app: Celery
     store: JobStore
     projects: ProjectStore
+    broker: redis.Redis
+    """The broker's Redis, read beside Celery: worker heartbeats, tasks waiting or held."""
     settings: Settings
 
     @classmethod
     def from_settings(cls, settings: Settings) -> JobService:
         store, projects = JobStore.from_settings(settings), ProjectStore.from_settings(settings)
-        return cls(create_celery_app(settings), store, projects, settings)
+        broker = redis_client(settings.broker_url, settings.redis_sentinel_master, decode_responses=True)
+        return cls(create_celery_app(settings), store, projects, broker, settings)
+
+    @cached_property
+    def workers(self) -> WorkerHeartbeats:
+        return WorkerHeartbeats(self.broker)
 
     def submit(
         self, spec: JobSpec, *, job_id: str | None = None, source: str = "api", tenant: str = DEFAULT_TENANT
     ) -> str:
         """Record the job and publish its crawl task; the job id is the Celery task id.
+        When this returns, the task is in the broker.
 
         Submitting an id that already has a record publishes nothing again, so a
         caller that derives the id from something stable (a ScrapeJob's uid, an
-        Idempotency-Key) can safely call this more than once. A spec the platform
-        cannot run as asked raises InvalidSpecError, and leaves nothing behind: so
-        does a project's job naming a project, version or spider the tenant's
+        Idempotency-Key) can safely call this more than once; if the first submitter
+        died before publishing, the repeat publishes, once that submitter's claim has
+        run out. The record, its entry among the unpublished jobs and the claim are
+        written in one step, so a job is never recorded without being findable. A spec
+        the platform cannot run as asked raises InvalidSpecError, and leaves nothing behind:
+        so does a project's job naming a project, version or spider the tenant's
         catalog lacks, unless its id was submitted already (a repeat never fails
         because the project changed since)."""
         if unmet := unmet_requirements(spec, self.settings):
@@ -153,25 +191,74 @@ class JobService:
         if spec.project is not None:
             existing = self.store.get(job_id)
             spec = existing.spec if existing else runnable_spec(spec, self.projects.project(tenant, spec.project))
-        if not self.store.create(job_id, spec, source, tenant) and not needs_publishing(self.store.get(job_id), now()):
+        if not self.store.create(job_id, spec, source, uuid.uuid4().hex, PUBLISH_CLAIM_SECONDS, tenant):
+            self._await_publishing(job_id)
             return job_id
-        soft_limit = min(limit + SHUTDOWN_GRACE_SECONDS, self.settings.soft_time_limit_seconds)
         try:
-            self.app.send_task(
-                CRAWL_TASK,
-                args=[spec.model_dump(mode="json", by_alias=True)],
-                task_id=job_id,
-                queue=spec.queue,
-                priority=spec.celery_priority(),
-                soft_time_limit=soft_limit,
-                time_limit=min(soft_limit + SHUTDOWN_GRACE_SECONDS, self.settings.hard_time_limit_seconds),
-            )
+            self._send(job_id, spec)
         except Exception:
             # A record without a task would sit in PENDING forever.
             self.store.delete(job_id)
             raise
-        self.store.mark(job_id, "published_at")
+        self.store.published(job_id)
         return job_id
+
+    def publish_stranded(self) -> list[str]:
+        """Publish the jobs whose submitter died between recording and publishing
+        them (their claims ran out); the ids published. The API and every worker call
+        this every `STRANDED_SWEEP_SECONDS`."""
+        return [
+            job_id
+            for job_id in self.store.unpublished(STRANDED_AFTER_SECONDS)
+            if self._finish_publishing(job_id) is Publication.PUBLISHED
+        ]
+
+    def _await_publishing(self, job_id: str) -> None:
+        """Return once the job's task is in the broker, publishing it if its submitter cannot."""
+        deadline = time.monotonic() + PUBLISH_CLAIM_SECONDS + 1
+        while self._finish_publishing(job_id) is Publication.CLAIMED:
+            if time.monotonic() > deadline:
+                raise PublishPendingError(f"job {job_id} is still being published; try again shortly")
+            time.sleep(0.05)
+
+    def _finish_publishing(self, job_id: str) -> Publication:
+        record = self.store.get(job_id)
+        if record is not None and record.published_at is not None:
+            return Publication.SETTLED
+        claim = uuid.uuid4().hex
+        if not self.store.claim_publishing(job_id, claim, PUBLISH_CLAIM_SECONDS):
+            return Publication.CLAIMED
+        try:
+            # Read again under the claim: a publisher that finished meanwhile stamped the
+            # record before letting go of its claim. One that died after publishing left
+            # the task in the broker, or a worker has stamped taking it.
+            record = self.store.get(job_id)
+            publish = (
+                record is not None
+                and record.published_at is None
+                and record.received_at is None
+                and not task_in_broker(self.broker, record.spec.queue, job_id)
+            )
+            if record is not None and publish:
+                self._send(job_id, record.spec)
+        except Exception:
+            self.store.release_claim(job_id, claim)
+            raise
+        self.store.published(job_id)
+        return Publication.PUBLISHED if publish else Publication.SETTLED
+
+    def _send(self, job_id: str, spec: JobSpec) -> None:
+        limit = spec.time_limit(self.settings.soft_time_limit_seconds)
+        soft_limit = min(limit + SHUTDOWN_GRACE_SECONDS, self.settings.soft_time_limit_seconds)
+        self.app.send_task(
+            CRAWL_TASK,
+            args=[spec.model_dump(mode="json", by_alias=True)],
+            task_id=job_id,
+            queue=spec.queue,
+            priority=spec.celery_priority(),
+            soft_time_limit=soft_limit,
+            time_limit=min(soft_limit + SHUTDOWN_GRACE_SECONDS, self.settings.hard_time_limit_seconds),
+        )
 
     def status(self, job_id: str) -> JobStatus | None:
         """The job's state as the result backend and its record tell it; None for an unknown id."""
@@ -180,7 +267,13 @@ class JobService:
 
     def _status(self, record: JobRecord) -> JobStatus:
         result: AsyncResult[Any] = AsyncResult(record.id, app=self.app)
-        return job_status(record, result.state, result.info, result.date_done)
+        state = result.state
+        lost = (
+            record.worker is not None
+            and state not in states.READY_STATES
+            and worker_lost(record, self.workers.holds(record.worker, record.id), now(), UNNAMED_GRACE_SECONDS)
+        )
+        return job_status(record, state, result.info, result.date_done, lost_worker=lost)
 
     def list_jobs(self, query: JobQuery) -> JobsPage:
         """A page of jobs matching `query`, newest first.

@@ -38,6 +38,17 @@ class Settings(BaseSettings):
         "redis://127.0.0.1:6379/2",
         description="Redis database holding job records, items streams, logs, idempotency keys and projects.",
     )
+    redis_sentinel_master: str = Field(
+        "",
+        description="Name of the Redis primary the sentinels watch (their `monitor` name); needed when a Redis URL"
+        " is a sentinel:// one.",
+    )
+    redis_outage_seconds: int = Field(
+        60,
+        ge=0,
+        description="How long a worker retries Redis (a Sentinel failover, a restart) before a write of a job's"
+        " result, record or items fails; longer than the sentinels' down-after-milliseconds plus a failover.",
+    )
     result_ttl_seconds: int = Field(
         7 * 24 * 3600, ge=60, description="How long job states, records and items are kept after submission."
     )
@@ -91,6 +102,20 @@ class Settings(BaseSettings):
                 " < CRAWLFLEET_VISIBILITY_TIMEOUT_SECONDS, or a running job could be redelivered"
             )
         return self
+
+    @model_validator(mode="after")
+    def _sentinel_master_named(self) -> Settings:
+        sentinel_urls = [url for url in self.redis_urls().values() if url.startswith("sentinel://")]
+        if sentinel_urls and not self.redis_sentinel_master:
+            raise ValueError(
+                "CRAWLFLEET_REDIS_SENTINEL_MASTER must name the primary the sentinels watch when a Redis URL"
+                f" is a sentinel:// one ({sentinel_urls[0]})"
+            )
+        return self
+
+    def redis_urls(self) -> dict[str, str]:
+        """The three Redis databases the platform uses, by what they hold."""
+        return {"broker": self.broker_url, "resultBackend": self.result_backend, "jobStore": self.job_store_url}
 
 
 @lru_cache

@@ -136,8 +136,8 @@ class Monitor:
         self.unhandled_since: dict[str, float] = {}
         # Clients of their own that fail fast, so that a hung Redis fails a check instead of stalling it.
         settings = get_settings()
-        self.broker = broker_client(settings.broker_url)
-        self.job_store = broker_client(settings.job_store_url)
+        self.broker = broker_client(settings.broker_url, settings.redis_sentinel_master)
+        self.job_store = broker_client(settings.job_store_url, settings.redis_sentinel_master)
         self._runner: web.AppRunner | None = None
         self._checking: asyncio.Task[None] | None = None
 

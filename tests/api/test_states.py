@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import psutil
 import pytest
 
 from tests.api.conftest import ServeApp
@@ -120,13 +119,6 @@ def test_failure_when_every_start_url_is_refused(
     assert status["result"] is None and status["finishedAt"] is not None
 
 
-def crawl_processes(worker: CeleryWorker) -> list[psutil.Process]:
-    """The worker's crawl processes: children of its pool processes."""
-    return [
-        process for pool_process in psutil.Process(worker.process.pid).children() for process in pool_process.children()
-    ]
-
-
 def test_retry_after_the_crawl_process_is_killed_then_running_again(
     api: httpx.Client, jobs: list[str], worker_factory: Any, website: Website
 ) -> None:
@@ -134,14 +126,14 @@ def test_retry_after_the_crawl_process_is_killed_then_running_again(
     worker: CeleryWorker = worker_factory(queues=queue, concurrency=1)
     job_id = submit(api, jobs, endless_crawl(website, queue))
     wait_for_state(api, job_id, state_is("PROGRESS"))
-    [crawl] = crawl_processes(worker)
+    [crawl] = worker.crawl_processes()
     os.kill(crawl.pid, signal.SIGKILL)
     retrying = wait_for_state(api, job_id, state_is("RETRY"), timeout=20)
     assert retrying["error"].startswith("CrawlCrashedError: ")
     assert "SIGKILL" in retrying["error"]
     # After the backoff the same job crawls again, in a new process.
     wait_for_state(api, job_id, state_is("PROGRESS"), timeout=30)
-    assert [process.pid for process in crawl_processes(worker)] != [crawl.pid]
+    assert [process.pid for process in worker.crawl_processes()] != [crawl.pid]
 
 
 def test_revoked_when_cancelled_while_queued(api: httpx.Client, jobs: list[str]) -> None:

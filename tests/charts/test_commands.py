@@ -20,6 +20,7 @@ from crawlfleet_core.store.keys import worker_activity_key
 from tests.harness.helm import Manifest, by_kind
 from tests.harness.ports import free_port, wait_until
 from tests.harness.redis_server import RedisServer
+from tests.harness.sentinel import MASTER_NAME, SentinelGroup
 
 RELEASE = "crawlfleet"
 VENV_BIN = Path(sys.executable).parent
@@ -35,13 +36,14 @@ class TestWorkerLivenessProbe:
     worker's report of its tasks is gone."""
 
     def probe(
-        self, manifests: list[Manifest], broker_url: str, pod: str = "worker-pod"
+        self, manifests: list[Manifest], broker_url: str, pod: str = "worker-pod", sentinel_master: str = ""
     ) -> subprocess.CompletedProcess[str]:
         command = container(manifests, "Deployment", f"{RELEASE}-worker-default")["livenessProbe"]["exec"]["command"]
         env = {
             "PATH": f"{VENV_BIN}{os.pathsep}/usr/bin:/bin",
             "CRAWLFLEET_BROKER_URL": broker_url,
             "CRAWLFLEET_POD_NAME": pod,
+            "CRAWLFLEET_REDIS_SENTINEL_MASTER": sentinel_master,
         }
         return subprocess.run(command, env=env, capture_output=True, text=True, timeout=30, check=False)
 
@@ -57,6 +59,20 @@ class TestWorkerLivenessProbe:
         result = self.probe(default_manifests, redis_server.url(12))
         assert result.returncode == 1
         assert "worker worker-pod has stopped reporting" in result.stderr
+
+    def test_reaches_the_report_through_redis_sentinel(self, default_manifests: list[Manifest], tmp_path: Path) -> None:
+        sentinels = SentinelGroup(tmp_path)
+        try:
+            primary, url = sentinels.primary.client(0), sentinels.url(0)
+            primary.set(worker_activity_key("worker-pod"), '{"tasks": {}}', ex=10)
+            result = self.probe(default_manifests, url, sentinel_master=MASTER_NAME)
+            assert result.returncode == 0, result.stdout + result.stderr
+            primary.delete(worker_activity_key("worker-pod"))
+            result = self.probe(default_manifests, url, sentinel_master=MASTER_NAME)
+            assert result.returncode == 1
+            assert "worker worker-pod has stopped reporting" in result.stderr
+        finally:
+            sentinels.stop()
 
     def test_passes_when_redis_is_unreachable(self, default_manifests: list[Manifest]) -> None:
         """A Redis outage is not the worker's fault: restarting every worker would not end it."""

@@ -9,9 +9,12 @@ from typing import Any
 
 import pytest
 
+from crawlfleet_core.settings import Settings
+from crawlfleet_core.store.connections import SentinelAddress
 from tests.harness.helm import CHART, Helm, Manifest, by_kind, pod_specs
 
 RELEASE = "crawlfleet"
+URL_VARIABLES = ("CRAWLFLEET_BROKER_URL", "CRAWLFLEET_RESULT_BACKEND", "CRAWLFLEET_JOB_STORE_URL")
 STANDARD_LABELS = (
     "app.kubernetes.io/name",
     "app.kubernetes.io/instance",
@@ -385,6 +388,37 @@ def test_external_redis_without_a_password(helm: Helm) -> None:
     api = containers(manifests)[f"Deployment/{RELEASE}-api/api"]
     assert "REDIS_PASSWORD" not in env_of(api)
     assert env_of(api)["CRAWLFLEET_BROKER_URL"]["value"] == "redis://10.1.2.3:6379/0"
+
+
+SENTINELS = ["redis-node-0.redis-headless:26379", "redis-node-1.redis-headless:26379"]
+
+
+def test_redis_sentinel_reaches_every_component_through_every_sentinel(helm: Helm) -> None:
+    sentinel = {"hosts": SENTINELS, "masterName": "mymaster"}
+    manifests = helm.template({"redis": {"external": {"sentinel": sentinel, "existingSecret": "managed-redis"}}})
+    assert not [m for m in manifests if m["metadata"]["labels"].get("app.kubernetes.io/component") == "redis"]
+    platform = [(key, env_of(c)) for key, c in containers(manifests).items() if "CRAWLFLEET_BROKER_URL" in env_of(c)]
+    assert {key.split("/")[1] for key, _ in platform} >= {f"{RELEASE}-api", f"{RELEASE}-operator"}
+    for key, env in platform:
+        assert env["REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "managed-redis", "key": "redis-password"}
+        assert env["CRAWLFLEET_REDIS_SENTINEL_MASTER"]["value"] == "mymaster", key
+        # The kubelet expands $(REDIS_PASSWORD); the platform then reads what the pod gets.
+        urls = {name: env[name]["value"].replace("$(REDIS_PASSWORD)", "pw") for name in URL_VARIABLES}
+        settings = Settings(
+            **{name.removeprefix("CRAWLFLEET_").lower(): url for name, url in urls.items()},
+            redis_sentinel_master="mymaster",
+        )
+        for url, db in ((settings.broker_url, 0), (settings.result_backend, 1), (settings.job_store_url, 2)):
+            address = SentinelAddress.parse(url)
+            assert address.sentinels == [("redis-node-0.redis-headless", 26379), ("redis-node-1.redis-headless", 26379)]
+            assert (address.db, address.password) == (db, "pw")
+
+
+def test_redis_sentinel_needs_the_name_of_the_primary(helm: Helm) -> None:
+    values = {"redis": {"external": {"sentinel": {"hosts": SENTINELS}}}}
+    result = helm.run_with_values("template", RELEASE, str(CHART), values=values, check=False)
+    assert result.returncode != 0
+    assert "redis.external.sentinel.masterName: name the primary the sentinels watch" in result.stderr
 
 
 def test_ingresses(helm: Helm) -> None:

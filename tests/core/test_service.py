@@ -1,72 +1,112 @@
-"""The job service's rules: when a repeated submission publishes again, and that a
-repeat of a published job never does (against a real Redis and broker)."""
+"""The job service's publishing, against a real Redis and broker: one task per job
+however often it is submitted, and a job whose submitter died between recording and
+publishing it published once, whoever finishes it."""
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
+from crawlfleet_core.celery_app import CRAWL_TASK
 from crawlfleet_core.model.jobs import JobSpec
 from crawlfleet_core.model.projects import InstalledProject, Project, ProjectSource, ProjectVersion
-from crawlfleet_core.model.status import JobRecord
-from crawlfleet_core.service import (
-    REPUBLISH_AFTER_SECONDS,
-    InvalidSpecError,
-    JobService,
-    needs_publishing,
-    runnable_spec,
-)
+from crawlfleet_core.service import STRANDED_AFTER_SECONDS, InvalidSpecError, JobService, runnable_spec
 from crawlfleet_core.settings import Settings
-from crawlfleet_core.store.keys import job_record, queue_lists
+from crawlfleet_core.store.keys import UNPUBLISHED_JOBS, queue_lists
 from tests.harness.redis_server import RedisServer
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 SPEC = JobSpec(start_urls=["https://example.com/"])
+# The claim of a submitter that died: short, so that the tests need not wait out the real one.
+DEAD_CLAIM_SECONDS = 0.2
 
 
-def unpublished(**stamps: datetime) -> JobRecord:
-    return JobRecord(id="job-1", spec=SPEC, source="api", submitted_at=T0, **stamps)
+def fresh_job() -> tuple[str, JobSpec]:
+    """A job id and a spec on a queue of its own, which no worker consumes."""
+    return str(uuid.uuid4()), SPEC.model_copy(update={"queue": f"q-{uuid.uuid4().hex[:10]}"})
 
 
-def test_a_published_or_missing_record_is_never_published_again() -> None:
-    later = T0 + timedelta(hours=1)
-    assert not needs_publishing(None, later)
-    assert not needs_publishing(unpublished(published_at=T0), later)
+def messages(redis_server: RedisServer, spec: JobSpec) -> int:
+    broker = redis_server.client(0)
+    return sum(broker.llen(name) for name in queue_lists(spec.queue))
 
 
-def test_an_unpublished_record_is_published_again_only_once_no_submitter_can_still_be_at_it() -> None:
-    assert not needs_publishing(unpublished(), T0 + timedelta(seconds=REPUBLISH_AFTER_SECONDS - 1))
-    assert needs_publishing(unpublished(), T0 + timedelta(seconds=REPUBLISH_AFTER_SECONDS))
+def publish(service: JobService, job_id: str, spec: JobSpec) -> None:
+    """The submitter's publish, as it sends it."""
+    service.app.send_task(
+        CRAWL_TASK, args=[spec.model_dump(mode="json", by_alias=True)], task_id=job_id, queue=spec.queue
+    )
+
+
+def recorded_by_a_submitter_that_died(service: JobService, job_id: str, spec: JobSpec) -> None:
+    assert service.store.create(job_id, spec, "api", "dead-submitter", DEAD_CLAIM_SECONDS)
+    # Until its claim has run out and sweeps look at it.
+    time.sleep(max(DEAD_CLAIM_SECONDS, STRANDED_AFTER_SECONDS) + 0.2)
 
 
 def test_submitting_one_id_twice_queues_one_task(job_service: JobService, redis_server: RedisServer) -> None:
-    queue = f"q-{uuid.uuid4().hex[:10]}"
-    spec = SPEC.model_copy(update={"queue": queue})
-    job_id = str(uuid.uuid4())
+    job_id, spec = fresh_job()
     assert job_service.submit(spec, job_id=job_id) == job_id
     assert job_service.submit(spec, job_id=job_id) == job_id
-    broker = redis_server.client(0)
-    assert sum(broker.llen(name) for name in queue_lists(queue)) == 1
+    assert messages(redis_server, spec) == 1
+    record = job_service.record(job_id)
+    assert record is not None and record.published_at is not None
+    assert job_service.store.client.zscore(UNPUBLISHED_JOBS, job_id) is None
+
+
+def test_a_job_left_unpublished_is_published_once_by_racing_publishers(
+    job_service: JobService, redis_server: RedisServer
+) -> None:
+    """Sweeps of several processes and a repeated submission, all at once: one task."""
+    job_id, spec = fresh_job()
+    recorded_by_a_submitter_that_died(job_service, job_id, spec)
+    publishers = [JobService.from_settings(job_service.settings) for _ in range(4)]
+    threads = [threading.Thread(target=publisher.publish_stranded) for publisher in publishers[1:]]
+    threads.append(threading.Thread(target=publishers[0].submit, args=(spec,), kwargs={"job_id": job_id}))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert messages(redis_server, spec) == 1
+    record = job_service.record(job_id)
+    assert record is not None and record.published_at is not None
+    assert job_id not in job_service.store.unpublished(0)
+
+
+def test_a_job_whose_submitter_died_after_publishing_is_not_published_again(
+    job_service: JobService, redis_server: RedisServer
+) -> None:
+    job_id, spec = fresh_job()
+    recorded_by_a_submitter_that_died(job_service, job_id, spec)
+    # What the submitter published before it died, without saying so in the record.
+    job_service.app.send_task(
+        CRAWL_TASK, args=[spec.model_dump(mode="json", by_alias=True)], task_id=job_id, queue=spec.queue
+    )
+    assert job_id not in job_service.publish_stranded()
+    assert messages(redis_server, spec) == 1
     record = job_service.record(job_id)
     assert record is not None and record.published_at is not None
 
 
-def test_a_record_left_unpublished_is_published_by_a_later_submission(
+def test_a_repeat_waits_for_the_submitter_that_is_publishing(
     job_service: JobService, redis_server: RedisServer
 ) -> None:
-    """A submitter that crashed between the record and the publish leaves a record a
-    retry must repair, not answer with an id that nothing will ever run."""
-    queue = f"q-{uuid.uuid4().hex[:10]}"
-    spec = SPEC.model_copy(update={"queue": queue})
-    job_id = str(uuid.uuid4())
-    assert job_service.store.create(job_id, spec, "api")
-    old = (datetime.now(UTC) - timedelta(seconds=REPUBLISH_AFTER_SECONDS + 1)).isoformat()
-    job_service.store.client.hset(job_record(job_id), "submitted_at", old)
-    job_service.submit(spec, job_id=job_id)
-    broker = redis_server.client(0)
-    assert sum(broker.llen(name) for name in queue_lists(queue)) == 1
+    """The repeat neither answers before the task is queued nor publishes a second one."""
+    job_id, spec = fresh_job()
+    assert job_service.store.create(job_id, spec, "api", "live-submitter", claim_seconds=30)
+    repeat = threading.Thread(target=job_service.submit, args=(spec,), kwargs={"job_id": job_id})
+    repeat.start()
+    time.sleep(0.5)
+    assert repeat.is_alive(), "the repeat returned before the job's task was queued"
+    publish(job_service, job_id, spec)
+    job_service.store.published(job_id)
+    repeat.join(5)
+    assert not repeat.is_alive()
+    assert messages(redis_server, spec) == 1
 
 
 def test_a_project_job_runs_the_latest_version_unless_it_pins_one() -> None:
@@ -128,16 +168,3 @@ def test_a_time_limit_beyond_the_platforms_is_refused_naming_the_field_the_limit
     assert "CRAWLFLEET_SOFT_TIME_LIMIT_SECONDS" in refused.value.message
     assert job_service.record(job_id) is None
     assert sum(redis_server.client(0).llen(name) for name in queue_lists(queue)) == 0
-
-
-def test_a_job_runs_as_long_as_the_platform_allows_unless_its_spec_asks_for_less(
-    job_service: JobService, settings: Settings
-) -> None:
-    limit = settings.soft_time_limit_seconds
-    for asked, runs in ((None, limit), (limit, limit), (limit - 1, limit - 1)):
-        job_id = job_service.submit(
-            SPEC.model_copy(update={"queue": f"q-{uuid.uuid4().hex[:10]}", "time_limit_seconds": asked})
-        )
-        record = job_service.record(job_id)
-        assert record is not None
-        assert record.spec.time_limit_seconds == runs, asked

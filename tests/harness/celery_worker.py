@@ -8,6 +8,7 @@ import sys
 import uuid
 from pathlib import Path
 
+import psutil
 from celery import Celery
 
 from tests.harness.ports import wait_until
@@ -64,6 +65,11 @@ class CeleryWorker:
         if self.process.poll() is not None:
             raise AssertionError(f"worker exited with {self.process.returncode}: {self.log_path.read_text()[-3000:]}")
         return bool(self.app.control.ping(destination=[self.name], timeout=0.5))
+
+    def crawl_processes(self) -> list[psutil.Process]:
+        """The crawl processes: children of the worker's pool processes."""
+        main = psutil.Process(self.process.pid)
+        return [proc for proc in main.children(recursive=True) if proc.ppid() != main.pid]
 
     def kill(self) -> None:
         """SIGKILL the whole worker, pool processes and crawls included, as an OOM kill would."""

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from crawlfleet_core.model.jobs import JobSpec
@@ -42,3 +43,25 @@ class Watch:
 
     def finished(self, timeout: float = 60) -> JobStatus:
         return self.until(lambda status: status.state.finished, timeout, "a finished state")
+
+
+@dataclass
+class CursorReader:
+    """A client reading a job's items by cursor while it runs, as the API serves them."""
+
+    service: JobService
+    job_id: str
+    cursor: str | None = None
+    urls: list[str] = field(default_factory=list)
+
+    def read(self) -> None:
+        while True:
+            page = self.service.store.read_items(self.job_id, self.cursor, 100)
+            self.urls.extend(item["url"] for item in page.items)
+            self.cursor = page.next_cursor
+            if not page.has_more:
+                return
+
+    @property
+    def duplicates(self) -> int:
+        return len(self.urls) - len(set(self.urls))

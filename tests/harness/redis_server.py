@@ -12,7 +12,8 @@ from tests.harness.ports import free_port, wait_until
 class RedisServer:
     """A real redis-server on a free loopback port, data in a temporary directory."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *options: str) -> None:
+        """`options` are more of redis-server's command-line options, such as `--replicaof`."""
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is not installed; `make test` installs it (apt-get install redis-server)")
@@ -34,6 +35,7 @@ class RedisServer:
                 str(directory),
                 "--databases",
                 "16",
+                *options,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
@@ -44,12 +46,11 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/{db}"
 
     def platform_env(self) -> dict[str, str]:
-        """The environment of a platform on this server, whose crawls may reach loopback sites."""
+        """The settings that put a platform's three Redis databases on this server."""
         return {
             "CRAWLFLEET_BROKER_URL": self.url(0),
             "CRAWLFLEET_RESULT_BACKEND": self.url(1),
             "CRAWLFLEET_JOB_STORE_URL": self.url(2),
-            "CRAWLFLEET_ALLOWED_NETWORKS": "127.0.0.0/8",
         }
 
     def client(self, db: int) -> redis.Redis:

@@ -204,9 +204,13 @@ class HeldWebsite(Website):
         super().__init__()
 
     def render(self, path: str) -> tuple[int, str]:
-        if path.startswith("/slow/") and int(path.removeprefix("/slow/")) >= self.held_from:
+        if path.startswith("/slow/") and self.holds(int(path.removeprefix("/slow/"))):
             self.released.wait()
         return super().render(path)
+
+    def holds(self, index: int) -> bool:
+        """Whether `/slow/<index>` waits for `release()`."""
+        return index >= self.held_from
 
     def release(self) -> None:
         self.released.set()

@@ -19,12 +19,6 @@ from tests.harness.ports import wait_until
 from tests.harness.website import Website
 
 
-def crawl_processes(worker: CeleryWorker) -> list[psutil.Process]:
-    """The crawl processes: children of the worker's pool processes."""
-    main = psutil.Process(worker.process.pid)
-    return [proc for proc in main.children(recursive=True) if proc.ppid() != main.pid]
-
-
 def slow_job(website: Website, queue: str, pages: int = 1000, **fields: Any) -> JobSpec:
     return spec(startUrls=[website.url("/slow/0")], maxDepth=100, maxPages=pages, concurrency=1, queue=queue, **fields)
 
@@ -43,11 +37,11 @@ def test_revoking_a_running_crawl_stops_it_and_the_worker_goes_on(
     worker = worker_factory(queues="revoke", concurrency=1)
     watch = Watch(job_service, job_service.submit(slow_job(own_website, "revoke")))
     watch.until(lambda s: s.state is JobState.PROGRESS and s.progress.pages >= 1, 30, "PROGRESS")
-    assert len(crawl_processes(worker)) == 1
+    assert len(worker.crawl_processes()) == 1
 
     cancelled = job_service.cancel(watch.job_id)
     assert cancelled is not None and cancelled.state is JobState.REVOKED
-    wait_until(lambda: not crawl_processes(worker), 15, "the crawl process to end")
+    wait_until(lambda: not worker.crawl_processes(), 15, "the crawl process to end")
     final = watch.until(lambda s: s.state is JobState.REVOKED and s.finished_at is not None, 15, "REVOKED")
     assert final.error == "cancelled"
     requests_after = len(own_website.requests)
@@ -64,7 +58,7 @@ def test_a_crashed_crawl_is_retried_with_backoff_and_finishes(
     worker = worker_factory(queues="crash", concurrency=1)
     watch = Watch(job_service, job_service.submit(slow_job(website, "crash", pages=4)))
     watch.until(lambda s: s.state is JobState.PROGRESS, 30, "PROGRESS")
-    (crawl,) = crawl_processes(worker)
+    (crawl,) = worker.crawl_processes()
     crawl.send_signal(signal.SIGKILL)
 
     retrying = watch.until(lambda s: s.state is JobState.RETRY, 15, "RETRY")
@@ -124,10 +118,10 @@ def test_a_crawl_that_keeps_crashing_fails_once_its_retries_are_spent(
     worker = worker_factory(queues="exhausted", concurrency=1)
     watch = Watch(job_service, job_service.submit(slow_job(website, "exhausted", retries=1)))
     watch.until(lambda s: s.state is JobState.PROGRESS, 30, "PROGRESS")
-    (crawl,) = crawl_processes(worker)
+    (crawl,) = worker.crawl_processes()
     crawl.send_signal(signal.SIGKILL)
     watch.until(lambda s: s.state is JobState.RETRY, 15, "RETRY")
-    (retried,) = wait_until(lambda: crawl_processes(worker), 30, "the retried crawl")
+    (retried,) = wait_until(worker.crawl_processes, 30, "the retried crawl")
     retried.send_signal(signal.SIGKILL)
     final = watch.finished(30)
     assert final.state is JobState.FAILURE
@@ -159,7 +153,7 @@ def test_a_crawl_dies_with_its_pool_process(
     worker = worker_factory(queues="orphaned", concurrency=1)
     watch = Watch(job_service, job_service.submit(slow_job(website, "orphaned")))
     watch.until(lambda s: s.state is JobState.PROGRESS, 30, "PROGRESS")
-    (crawl,) = crawl_processes(worker)
+    (crawl,) = worker.crawl_processes()
     pool_process = psutil.Process(crawl.ppid())
     pool_process.send_signal(signal.SIGKILL)
     wait_until(lambda: gone(crawl), 15, "the crawl of the killed pool process to end")

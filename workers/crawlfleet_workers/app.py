@@ -14,12 +14,27 @@ from celery import signals
 from crawlfleet_core.celery_app import create_celery_app
 from crawlfleet_core.settings import get_settings
 from crawlfleet_workers.activity import ActivityReport
+from crawlfleet_workers.announcement import QueueAnnouncement
 from crawlfleet_workers.installed import InstalledProjectAnnouncement
+from crawlfleet_workers.recovery import Recovery
 
-app = create_celery_app(get_settings())
+settings = get_settings()
+app = create_celery_app(settings)
 app.conf.include = ["crawlfleet_workers.bookkeeping", "crawlfleet_workers.tasks", "crawlfleet_workers.webhooks"]
+# A job's state and result must outlast a Redis outage as short as a Sentinel failover:
+# a worker retries the result backend for about CRAWLFLEET_REDIS_OUTAGE_SECONDS (the
+# full-jitter backoff sleeps one second on average once it has grown to its 2 s cap),
+# where a client of the API is better served by a quick 503.
+app.conf.update(
+    result_backend_always_retry=True,
+    result_backend_base_sleep_between_retries_ms=100,
+    result_backend_max_sleep_between_retries_ms=2000,
+    result_backend_max_retries=settings.redis_outage_seconds,
+)
 app.steps["consumer"].add(ActivityReport)
+app.steps["consumer"].add(QueueAnnouncement)
 app.steps["worker"].add(InstalledProjectAnnouncement)
+app.steps["worker"].add(Recovery)
 
 
 @signals.worker_init.connect

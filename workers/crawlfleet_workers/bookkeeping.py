@@ -12,16 +12,25 @@ from celery import signals
 from celery.worker.request import Request
 
 from crawlfleet_core.model.states import FINISHED_STATES
+from crawlfleet_core.settings import Settings
+from crawlfleet_core.store.connections import outage_retry
 from crawlfleet_core.store.jobs import JobStore
 from crawlfleet_core.store.logs import JobLogs
 from crawlfleet_core.store.projects import ProjectStore
+from crawlfleet_workers.activity import pod_name
 from crawlfleet_workers.config import worker_settings
 from crawlfleet_workers.eggs import EggCache
 
 
+def patient_job_store(settings: Settings) -> JobStore:
+    """The job store as a worker and its crawls write it: outlasting a Redis outage as
+    long as `CRAWLFLEET_REDIS_OUTAGE_SECONDS`, so that a failover loses no stamp or item."""
+    return JobStore.from_settings(settings, retry=outage_retry(settings.redis_outage_seconds))
+
+
 @cache
 def job_store() -> JobStore:
-    return JobStore.from_settings(worker_settings())
+    return patient_job_store(worker_settings())
 
 
 @cache
@@ -37,7 +46,7 @@ def egg_cache() -> EggCache:
 
 @signals.task_received.connect
 def _received(request: Request, **_: Any) -> None:
-    job_store().mark(request.id, "received_at")
+    job_store().mark(request.id, "received_at", worker=pod_name(request.hostname))
 
 
 @signals.task_prerun.connect

@@ -106,6 +106,8 @@ def platform_settings(spec: JobSpec, settings: Settings) -> dict[str, Any]:
             # Last before the download starts, after DownloadTimeoutMiddleware set its timeout.
             "crawlfleet_workers.deadline.DownloadDeadline": 950,
         },
+        # Nearest the spider, so that it numbers items as the callback yields them.
+        "SPIDER_MIDDLEWARES": {"crawlfleet_workers.item_keys.ItemKeys": 1000},
         ALLOWED_NETWORKS_SETTING: settings.allowed_networks,
         "EXTENSIONS": {"crawlfleet_workers.reporting.ProgressReport": 0},
         "ITEM_PIPELINES": {"crawlfleet_workers.reporting.ItemStream": ITEM_STREAM_ORDER},
@@ -185,6 +187,7 @@ COMPONENT_DICTS = (
     "EXTENSIONS_BASE",
     "ITEM_PIPELINES_BASE",
     "DOWNLOADER_MIDDLEWARES",
+    "SPIDER_MIDDLEWARES",
     "EXTENSIONS",
     "ITEM_PIPELINES",
 )

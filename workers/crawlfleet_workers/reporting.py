@@ -15,9 +15,11 @@ from twisted.python.failure import Failure
 
 from crawlfleet_core.model.status import Progress
 from crawlfleet_core.store.jobs import JobStore
+from crawlfleet_workers.bookkeeping import patient_job_store
 from crawlfleet_workers.budget import BudgetScheduler
 from crawlfleet_workers.feeds import feed_stats
 from crawlfleet_workers.guards import BLOCKED_HOSTS, FIRST_BLOCKED_STAT
+from crawlfleet_workers.item_keys import ItemKeys, content_key
 from crawlfleet_workers.spider import JobSpider
 from crawlfleet_workers.supervisor import send_report
 
@@ -38,23 +40,33 @@ are in the job's stream by the time a client reads the report."""
 
 
 class ItemStream:
-    """Item pipeline appending every item, of any shape, to the job's stream in batches."""
+    """Item pipeline appending every item, of any shape, to the job's stream in
+    batches, each under its key (`item_keys.ItemKeys`), so that an item an earlier
+    run of the job stored is not stored again."""
 
-    def __init__(self, store: JobStore, job_id: str, stats: Any) -> None:
+    def __init__(self, store: JobStore, job_id: str, crawler: Any) -> None:
         self.store = store
         self.job_id = job_id
-        self.stats = stats
-        self.batch: list[dict[str, Any]] = []
+        self.crawler = crawler
+        self.batch: list[tuple[str, dict[str, Any]]] = []
+        self.keys: ItemKeys | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> ItemStream:
         settings = crawler.settings
-        pipeline = cls(JobStore.from_settings(settings[PLATFORM_SETTING]), settings[JOB_ID_SETTING], crawler.stats)
+        pipeline = cls(patient_job_store(settings[PLATFORM_SETTING]), settings[JOB_ID_SETTING], crawler)
         crawler.signals.connect(pipeline.flush, signal=progress_due)
         return pipeline
 
+    def open_spider(self, spider: Spider | None = None) -> None:
+        # Settings that leave the middleware out still store each item once, by its content.
+        self.keys = self.crawler.get_spider_middleware(ItemKeys)
+        # A redelivered or retried run counts on from what the runs before it stored.
+        self.crawler.stats.set_value(ITEMS_STORED_STAT, self.store.items_stored(self.job_id))
+
     def process_item(self, item: Any, spider: Spider | None = None) -> Any:
-        self.batch.append(ItemAdapter(item).asdict())
+        key = self.keys.key_of(item) if self.keys is not None else content_key(item)
+        self.batch.append((key, ItemAdapter(item).asdict()))
         if len(self.batch) >= ITEM_BATCH_SIZE:
             self.flush()
         return item
@@ -64,8 +76,7 @@ class ItemStream:
 
     def flush(self) -> None:
         if self.batch:
-            self.store.append_items(self.job_id, self.batch)
-            self.stats.inc_value(ITEMS_STORED_STAT, len(self.batch))
+            self.crawler.stats.set_value(ITEMS_STORED_STAT, self.store.append_items(self.job_id, self.batch))
             self.batch = []
 
 

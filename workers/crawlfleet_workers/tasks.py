@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -13,6 +14,7 @@ from crawlfleet_core.model.failures import CrawlCrashedError, CrawlFailedError, 
 from crawlfleet_core.model.jobs import JobSpec
 from crawlfleet_core.model.states import JobState
 from crawlfleet_core.model.status import DEFAULT_TENANT, Progress
+from crawlfleet_core.store.connections import OUTAGE_ERRORS
 from crawlfleet_core.store.logs import bounded_line
 from crawlfleet_workers.app import app
 from crawlfleet_workers.bookkeeping import egg_cache, job_logs, job_store
@@ -24,6 +26,8 @@ from crawlfleet_workers.supervisor import run_crawl
 RETRY_BACKOFF_SECONDS = 2
 # Scrapy's finish reason for a crawl closed by its CLOSESPIDER_TIMEOUT.
 TIME_LIMIT_REASON = "closespider_timeout"
+
+log = logging.getLogger(__name__)
 
 
 @app.task(name=CRAWL_TASK, bind=True)
@@ -37,16 +41,17 @@ def crawl(self: Task[Any, Any], spec_json: dict[str, Any]) -> dict[str, Any]:
         # Cancelled while queued, possibly before this worker existed to hear the revoke.
         self.update_state(state=JobState.REVOKED)
         raise Ignore()
-    # A redelivered or retried job crawls again from the start; drop the items
-    # of the attempt that did not finish so none is counted twice.
-    store.clear_items(job_id)
 
     def report(progress: Progress) -> None:
-        store.set_progress(job_id, progress)
-        self.update_state(state=JobState.PROGRESS, meta=progress.model_dump())
-        # The result backend is not what Flower watches: a task event of this name
-        # shows the crawl as PROGRESS there too, with the counts as the event's fields.
-        self.send_event("task-progress", **progress.model_dump())
+        try:
+            store.set_progress(job_id, progress)
+            self.update_state(state=JobState.PROGRESS, meta=progress.model_dump())
+            # The result backend is not what Flower watches: a task event of this name
+            # shows the crawl as PROGRESS there too, with the counts as the event's fields.
+            self.send_event("task-progress", **progress.model_dump())
+        except OUTAGE_ERRORS as error:
+            # The next report comes within a second; a Redis outage (a failover) must not end the crawl.
+            log.warning("cannot report the progress of job %s: %s", job_id, error)
 
     try:
         project = project_code(spec, record.tenant if record is not None else DEFAULT_TENANT)

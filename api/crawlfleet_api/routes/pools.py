@@ -21,7 +21,7 @@ router = APIRouter(prefix="/v1/pools", tags=["pools"], dependencies=[Depends(req
 @router.get("", responses={**UNAUTHORIZED, **UNAVAILABLE})
 async def list_pools(settings: SettingsDep) -> PoolsBoard:
     """The WorkerPools the operator manages (empty where none runs), and the load of their queues."""
-    client = broker_client(settings.broker_url)
+    client = broker_client(settings.broker_url, settings.redis_sentinel_master)
     try:
         reports = await pool_reports(client, now())
         queues = sorted({settings.default_queue, *(report.spec.queue for report in reports)})

@@ -104,7 +104,7 @@ Whether the bundled Redis renders: only when no external Redis is configured.
 Returns "true" or "".
 */}}
 {{- define "crawlfleet.redis.bundled" -}}
-{{- if not .Values.redis.external.url }}true{{ end }}
+{{- if not (or .Values.redis.external.url .Values.redis.external.sentinel.hosts) }}true{{ end }}
 {{- end }}
 
 {{- define "crawlfleet.redis.fullname" -}}
@@ -148,6 +148,13 @@ not in the rendered manifest: the kubelet expands $(REDIS_PASSWORD) from the Sec
 {{- end }}
 {{- if include "crawlfleet.redis.bundled" $root }}
 {{- printf "redis://%s%s:6379/%d" $auth (include "crawlfleet.redis.fullname" $root) (int .db) }}
+{{- else if $root.Values.redis.external.sentinel.hosts }}
+{{- $db := int .db }}
+{{- $urls := list }}
+{{- range $root.Values.redis.external.sentinel.hosts }}
+{{- $urls = append $urls (printf "sentinel://%s%s/%d" $auth . $db) }}
+{{- end }}
+{{- join ";" $urls }}
 {{- else }}
 {{- $url := urlParse $root.Values.redis.external.url }}
 {{- $query := "" }}
@@ -177,6 +184,10 @@ secret come from the ConfigMap (see crawlfleet.envFrom).
   value: {{ include "crawlfleet.redis.url" (dict "root" . "db" .Values.redis.databases.results) | quote }}
 - name: CRAWLFLEET_JOB_STORE_URL
   value: {{ include "crawlfleet.redis.url" (dict "root" . "db" .Values.redis.databases.jobStore) | quote }}
+{{- with .Values.redis.external.sentinel.hosts }}
+- name: CRAWLFLEET_REDIS_SENTINEL_MASTER
+  value: {{ $.Values.redis.external.sentinel.masterName | quote }}
+{{- end }}
 {{- with .Values.config.feeds.secretName }}
 - name: CRAWLFLEET_FEEDS_S3_ACCESS_KEY_ID
   valueFrom:
@@ -384,6 +395,14 @@ Rules the schema cannot express; rendering fails with the reason.
 {{- end }}
 {{- if and .Values.redis.external.url (regexMatch "@" .Values.redis.external.url) }}
 {{- fail "redis.external.url: put the password in redis.external.existingSecret, not in the URL" }}
+{{- end }}
+{{- with .Values.redis.external.sentinel }}
+{{- if and .hosts $.Values.redis.external.url }}
+{{- fail "redis.external: set url or sentinel.hosts, not both" }}
+{{- end }}
+{{- if and .hosts (not .masterName) }}
+{{- fail "redis.external.sentinel.masterName: name the primary the sentinels watch (their monitor name)" }}
+{{- end }}
 {{- end }}
 {{- if and .Values.api.ingress.enabled (not .Values.api.ingress.publishMetrics) }}
 {{- range .Values.api.ingress.hosts }}

@@ -39,6 +39,8 @@ class JobRecord(CamelModel):
     finished_at: datetime | None = None
     revoked_at: datetime | None = None
     progress: Progress = Field(default_factory=Progress)
+    worker: str | None = None
+    """The pod of the worker that took the job last, whose heartbeat says whether it still runs."""
 
 
 # The moments of a job that its record stamps, in the order they happen.
@@ -79,21 +81,47 @@ class ItemsPage(CamelModel):
     has_more: bool = Field(description="Whether more items are stored after this page right now.")
 
 
-def job_status(record: JobRecord, celery_state: str, info: Any, date_done: datetime | None) -> JobStatus:
+RUNNING_STATES = frozenset({JobState.RECEIVED, JobState.STARTED, JobState.PROGRESS})
+
+
+def worker_lost(record: JobRecord, named: bool, moment: datetime, grace_seconds: float) -> bool:
+    """Whether the worker that took the job is gone: its heartbeat does not name the
+    job (it ran out, or a restarted worker of the same pod names other tasks), and
+    the job was taken long enough ago that a live worker would have named it."""
+    if named or record.worker is None or record.received_at is None:
+        return False
+    return (moment - record.received_at).total_seconds() >= grace_seconds
+
+
+def job_status(
+    record: JobRecord, celery_state: str, info: Any, date_done: datetime | None, *, lost_worker: bool = False
+) -> JobStatus:
     """What a client sees of a job, from its record and what the result backend says.
 
     Celery knows RECEIVED only as a worker event and says PENDING for any id, so the
     record's stamps refine its answer: a `receivedAt` on a PENDING job is RECEIVED, a
     `revokedAt` on an unfinished one is REVOKED (a revoke of a queued task reaches
-    the backend only when a worker meets the task)."""
+    the backend only when a worker meets the task), and a job taken again after its
+    run started (redelivered) is RECEIVED until the new run starts. The backend keeps
+    the last state a worker wrote, so a job whose worker died reads as running; with
+    `lost_worker` (see `worker_lost`) it is RETRY instead: it goes back to its queue."""
     state = JobState(celery_state) if celery_state in JobState.__members__ else JobState.PENDING
+    received, started = record.received_at, record.started_at
     if not state.finished and record.revoked_at is not None:
         state = JobState.REVOKED
-    elif state is JobState.PENDING and record.received_at is not None:
+    elif received is not None and (
+        state is JobState.PENDING or (state in RUNNING_STATES and started is not None and received > started)
+    ):
         state = JobState.RECEIVED
     outcome = info if state is JobState.SUCCESS and isinstance(info, dict) else None
     error = None
-    if state in (JobState.FAILURE, JobState.RETRY) and isinstance(info, BaseException):
+    if state in RUNNING_STATES and lost_worker:
+        state = JobState.RETRY
+        error = (
+            f"WorkerLostError: worker {record.worker} stopped heartbeating; the job goes back to its queue"
+            " and runs again"
+        )
+    elif state in (JobState.FAILURE, JobState.RETRY) and isinstance(info, BaseException):
         error = f"{type(info).__name__}: {info}"
     elif state is JobState.REVOKED:
         error = "cancelled"

@@ -9,6 +9,12 @@ PREFIX = "crawlfleet"
 PRIORITY_SEPARATOR = "\x06\x16"
 PRIORITY_STEPS = tuple(range(10))
 
+# kombu.transport.redis.Channel.unacked_key / unacked_index_key: what kombu delivered
+# and no worker has acknowledged yet. Our Celery app sets no other names and no global
+# key prefix.
+UNACKED = "unacked"
+UNACKED_INDEX = "unacked_index"
+
 
 def job_record(job_id: str) -> str:
     return f"{PREFIX}:job:{job_id}"
@@ -28,13 +34,37 @@ def jobs_index(tenant: str | None = None) -> str:
     return f"{PREFIX}:jobs" if tenant is None else f"{PREFIX}:jobs:tenant:{tenant}"
 
 
+# Jobs recorded and not yet published, scored by when they were submitted, so that a
+# sweep finds the job of a submitter that died between the two.
+UNPUBLISHED_JOBS = f"{PREFIX}:unpublished"
+
+
+def publishing_claim(job_id: str) -> str:
+    """Held, with a TTL, by whoever is publishing the job's task, so that two never both do."""
+    return f"{PREFIX}:publishing:{job_id}"
+
+
+def job_item_keys(job_id: str) -> str:
+    """The keys of the items stored in the job's stream, each kept once."""
+    return f"{PREFIX}:item-keys:{job_id}"
+
+
 def idempotency(key: str) -> str:
     return f"{PREFIX}:idempotency:{key}"
 
 
 def worker_activity_key(pod: str) -> str:
-    """Where the worker running in `pod` reports how many tasks it holds."""
+    """The heartbeat of the worker running in `pod`: the tasks it holds, with a short TTL."""
     return f"{PREFIX}:worker:{pod}:held"
+
+
+# Pods with a heartbeat, scored by when it runs out (Redis's clock), so that the
+# restore script finds every heartbeat without scanning the key space.
+WORKERS = f"{PREFIX}:workers"
+# Delivery tags of unacknowledged tasks that no heartbeat names, with when that was first seen.
+UNNAMED_TASKS = f"{PREFIX}:unnamed-tasks"
+# Held by whichever worker sweeps for tasks of dead workers, so that the fleet sweeps once per interval.
+RESTORE_LOCK = f"{PREFIX}:restore-lock"
 
 
 def pool_reports() -> str:
@@ -75,3 +105,8 @@ def installed_projects() -> str:
 def installed_project(project: str) -> str:
     """The hash of the pools that have `project` installed: queue -> InstalledProject JSON."""
     return f"{PREFIX}:installed:{project}"
+
+
+def served_queues() -> str:
+    """The queues some worker or WorkerPool serves, each scored by when its last announcement expires."""
+    return f"{PREFIX}:queues:served"

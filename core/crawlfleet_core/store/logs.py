@@ -9,6 +9,7 @@ import redis
 
 from crawlfleet_core.settings import Settings
 from crawlfleet_core.store import keys
+from crawlfleet_core.store.connections import redis_client
 
 # A line longer than this keeps its head and its tail: a traceback's tail names the error.
 MAX_LINE_CHARS = 8192
@@ -31,7 +32,7 @@ class JobLogs:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> JobLogs:
-        client = redis.Redis.from_url(settings.job_store_url, decode_responses=True)
+        client = redis_client(settings.job_store_url, settings.redis_sentinel_master, decode_responses=True)
         return cls(client, settings.result_ttl_seconds, settings.log_max_lines_per_job)
 
     def append(self, job_id: str, lines: list[str]) -> None:

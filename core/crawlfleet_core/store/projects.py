@@ -13,6 +13,7 @@ import redis
 from crawlfleet_core.model.projects import InstalledProject, Project, ProjectSource, ProjectVersion, sorted_versions
 from crawlfleet_core.settings import Settings
 from crawlfleet_core.store import keys
+from crawlfleet_core.store.connections import redis_client
 
 # KEYS: the versions hash, the version's egg, the tenant's set of projects. ARGV: version, project.
 # The project leaves the tenant's set with its last version, atomically, so that a
@@ -35,7 +36,7 @@ class ProjectStore:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ProjectStore:
-        return cls(redis.Redis.from_url(settings.job_store_url))
+        return cls(redis_client(settings.job_store_url, settings.redis_sentinel_master))
 
     def add_version(self, tenant: str, project: str, version: ProjectVersion, egg: bytes) -> None:
         """Store a version of a tenant's project, replacing one of the same name (as Scrapyd does)."""

@@ -31,20 +31,14 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import redis
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from crawlfleet_core.store.keys import PRIORITY_STEPS, queue_lists, worker_activity_key
-
-# kombu.transport.redis.Channel.unacked_key / unacked_index_key: our Celery app sets no
-# other names and no global key prefix.
-UNACKED_KEY = "unacked"
-
-# Seconds a worker's report of the tasks it holds stays valid: three missed
-# reports (the worker writes every `ACTIVITY_REPORT_SECONDS`) and it is gone.
-ACTIVITY_REPORT_SECONDS = 2.0
-ACTIVITY_TTL_SECONDS = 7
+from crawlfleet_core.store.connections import async_redis_client
+from crawlfleet_core.store.keys import PRIORITY_STEPS, UNACKED, queue_lists, worker_activity_key
+from crawlfleet_core.store.workers import heartbeat_tasks
 
 # KEYS: the unacked hash, then each queue's priority lists in `keys.queue_lists` order.
 # ARGV: the number of lists per queue, then the queue names. Returns waiting and in
@@ -97,17 +91,39 @@ class QueueDepth:
         return self.waiting + self.in_flight
 
 
-def broker_client(url: str, timeout_seconds: float = 2.0) -> aioredis.Redis:
+# Messages read per round trip when looking for one task, so that a long queue never
+# blocks Redis for long.
+SEARCH_PAGE = 500
+
+
+def task_in_broker(client: redis.Redis, queue: str, task_id: str) -> bool:
+    """Whether the task waits in `queue` or a worker holds it (`client` decodes responses).
+
+    Read page by page rather than in one script, and the lists before the unacked
+    hash: a worker moves a message from a list to the hash, never back, so a task
+    taken while it is being looked for is found in the hash. Costs a pass over the
+    queue, for the rare job whose submitter died after publishing and before saying so."""
+    needle = f'"id": "{task_id}"'
+    for name in queue_lists(queue):
+        start = 0
+        while page := client.lrange(name, start, start + SEARCH_PAGE - 1):
+            if any(needle in message for message in page):
+                return True
+            start += SEARCH_PAGE
+    return any(needle in entry for _, entry in client.hscan_iter(UNACKED, count=SEARCH_PAGE))
+
+
+def broker_client(url: str, sentinel_master: str, timeout_seconds: float = 2.0) -> aioredis.Redis:
     """A client that fails fast: an autoscaler must notice an unreachable broker
     within one poll, not retry for tens of seconds while a fleet goes unmanaged."""
-    client: aioredis.Redis = aioredis.Redis.from_url(
+    return async_redis_client(
         url,
+        sentinel_master,
         socket_timeout=timeout_seconds,
         socket_connect_timeout=timeout_seconds,
         retry=Retry(NoBackoff(), 1),
         decode_responses=True,
     )
-    return client
 
 
 class QueueGauge:
@@ -151,16 +167,16 @@ class QueueGauge:
     async def depths(self, queues: Sequence[str]) -> dict[str, QueueDepth]:
         """Waiting and in-flight tasks of each of `queues`, atomically, in one round trip."""
         lists = [name for queue in queues for name in queue_lists(queue)]
-        counts = await self._measure(keys=[UNACKED_KEY, *lists], args=[len(PRIORITY_STEPS), *queues])
+        counts = await self._measure(keys=[UNACKED, *lists], args=[len(PRIORITY_STEPS), *queues])
         return {
             queue: QueueDepth(waiting=int(counts[2 * i]), in_flight=int(counts[2 * i + 1]))
             for i, queue in enumerate(queues)
         }
 
     async def held_tasks(self, pods: Sequence[str]) -> Mapping[str, int]:
-        """Tasks each pod's worker reported holding; a pod with no fresh report
-        (not started yet, hung, or gone) is absent."""
+        """Tasks each pod's worker names in its heartbeat; a pod with no fresh
+        heartbeat (not started yet, hung, or gone) is absent."""
         if not pods:
             return {}
         values = await self.client.mget([worker_activity_key(pod) for pod in pods])
-        return {pod: int(value) for pod, value in zip(pods, values, strict=True) if value is not None}
+        return {pod: len(heartbeat_tasks(value)) for pod, value in zip(pods, values, strict=True) if value is not None}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from pydantic import ValidationError
 
@@ -135,3 +137,33 @@ def test_the_built_in_spider_knobs_are_kept_as_given() -> None:
     assert spec.item_selector == "div.quote"
     assert spec.auto_throttle is not None and spec.auto_throttle.target_concurrency == 2.0
     assert spec.auto_throttle.max_delay == 60.0
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("priority", False),
+        ("priority", True),
+        ("priority", 1.5),
+        ("priority", "3"),
+        ("maxPages", 10.5),
+        ("maxPages", "10"),
+        ("followLinks", "yes"),
+        ("followLinks", 1),
+        ("obeyRobotsTxt", "false"),
+        ("queue", 7),
+    ],
+)
+def test_json_types_are_strict(field: str, value: object) -> None:
+    """A value of another JSON type is an error, never converted: `false` is no priority."""
+    body = {"startUrls": ["https://example.com/"], field: value}
+    for validate in (JobSpec.model_validate, lambda data: JobSpec.model_validate_json(json.dumps(data))):
+        with pytest.raises(ValidationError) as raised:
+            validate(body)
+        assert [error["loc"] for error in raised.value.errors()] == [(field,)]
+
+
+def test_an_integral_number_is_an_integer_as_in_json_schema() -> None:
+    spec = JobSpec.model_validate_json('{"startUrls": ["https://example.com/"], "maxPages": 83.0, "priority": 1.0}')
+    assert (spec.max_pages, spec.priority) == (83, 1)
+    assert isinstance(spec.max_pages, int)

@@ -10,7 +10,7 @@ import pytest
 from crawlfleet_core.model.failures import CrawlFailedError
 from crawlfleet_core.model.jobs import JobSpec
 from crawlfleet_core.model.states import JobState
-from crawlfleet_core.model.status import JobRecord, Progress, job_status
+from crawlfleet_core.model.status import JobRecord, Progress, job_status, worker_lost
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 SPEC = JobSpec(start_urls=["https://example.com/"], queue="fast")
@@ -71,3 +71,40 @@ def test_a_finished_job_has_a_finish_time_even_before_the_worker_stamps_it() -> 
     stamped = T0 + timedelta(seconds=10)
     assert job_status(record(finished_at=stamped), "SUCCESS", {}, done).finished_at == stamped
     assert job_status(record(), "PROGRESS", None, done).finished_at is None
+
+
+GRACE = 7.0
+
+
+def test_a_worker_is_lost_when_its_heartbeat_no_longer_names_a_job_it_took_long_enough_ago() -> None:
+    taken = record(received_at=T0, worker="pod-a")
+    assert worker_lost(taken, named=False, moment=T0 + timedelta(seconds=GRACE), grace_seconds=GRACE)
+    assert not worker_lost(taken, named=True, moment=T0 + timedelta(hours=1), grace_seconds=GRACE)
+    # Just taken: kombu recorded the delivery a moment before the worker could name it.
+    assert not worker_lost(taken, named=False, moment=T0 + timedelta(seconds=1), grace_seconds=GRACE)
+    assert not worker_lost(record(), named=False, moment=T0 + timedelta(hours=1), grace_seconds=GRACE)
+
+
+@pytest.mark.parametrize("celery_state", ["PENDING", "STARTED", "PROGRESS"])
+def test_a_running_job_whose_worker_was_lost_is_retry_naming_the_worker(celery_state: str) -> None:
+    progress = Progress(pages=25, items=25, errors=0, percent=25.0)
+    taken = record(received_at=T0, started_at=T0, worker="pod-a", progress=progress)
+    status = job_status(taken, celery_state, {"pages": 25}, None, lost_worker=True)
+    assert status.state is JobState.RETRY
+    assert status.error is not None and "pod-a" in status.error and "goes back to its queue" in status.error
+    assert status.progress == progress and status.finished_at is None
+
+
+@pytest.mark.parametrize("celery_state", ["SUCCESS", "FAILURE", "REVOKED", "RETRY"])
+def test_a_lost_worker_does_not_rewrite_a_job_that_is_not_running(celery_state: str) -> None:
+    taken = record(received_at=T0, started_at=T0, worker="pod-a")
+    assert job_status(taken, celery_state, None, T0, lost_worker=True).state is JobState(celery_state)
+
+
+@pytest.mark.parametrize("celery_state", ["STARTED", "PROGRESS"])
+def test_a_job_taken_again_after_its_run_started_is_received_until_the_new_run_starts(celery_state: str) -> None:
+    """The backend keeps the dead run's state until the new run writes its own."""
+    redelivered = record(received_at=T0 + timedelta(seconds=20), started_at=T0, worker="pod-b")
+    assert job_status(redelivered, celery_state, None, None).state is JobState.RECEIVED
+    restarted = redelivered.model_copy(update={"started_at": T0 + timedelta(seconds=21)})
+    assert job_status(restarted, celery_state, None, None).state is JobState(celery_state)

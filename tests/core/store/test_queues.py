@@ -21,7 +21,7 @@ from tests.harness.redis_server import RedisServer
 
 def depth(url: str, queue: str) -> QueueDepth:
     async def measure() -> QueueDepth:
-        gauge = QueueGauge(broker_client(url))
+        gauge = QueueGauge(broker_client(url, ""))
         try:
             return await gauge.depth(queue)
         finally:
@@ -32,7 +32,7 @@ def depth(url: str, queue: str) -> QueueDepth:
 
 def held_tasks(url: str, pods: list[str]) -> Mapping[str, int]:
     async def read() -> Mapping[str, int]:
-        gauge = QueueGauge(broker_client(url))
+        gauge = QueueGauge(broker_client(url, ""))
         try:
             return await gauge.held_tasks(pods)
         finally:
