@@ -52,3 +52,11 @@ class KnownQueues:
     def label(self, queue: str) -> str:
         """`queue` as a metric label: known queues by name, the others as one."""
         return queue if queue == self.default_queue or queue in self.known() else OTHER_QUEUE
+
+
+def unknown_queue_message(queue: str, known: frozenset[str]) -> str:
+    """Why a job for `queue` is refused, and what to do instead."""
+    return (
+        f"no worker pool serves queue {queue!r}; known queues: {', '.join(sorted(known))} "
+        "(the platform's operators may allow more in CRAWLFLEET_EXTRA_QUEUES)"
+    )

@@ -18,6 +18,11 @@ import pytest
 from scrapyd_client.exceptions import ErrorResponse
 from scrapyd_client.pyclient import ScrapydClient
 
+from crawlfleet_core.clock import now
+from crawlfleet_core.model.projects import InstalledProject
+from crawlfleet_core.settings import Settings
+from crawlfleet_core.store import keys
+from crawlfleet_core.store.projects import ProjectStore
 from tests.api.conftest import ServeApp
 from tests.harness.celery_worker import CeleryWorker
 from tests.harness.projects import BIN, PROJECT, project_copy
@@ -250,3 +255,28 @@ def test_a_running_job_is_listed_running_and_cancel_stops_it(
     native = api.get(f"/v1/jobs/{job_id}", headers={"Authorization": f"Bearer {SUBMIT_TOKEN}"}).json()
     assert native["state"] == "REVOKED"
     assert scrapyd.cancel(PROJECT, job_id)["prevstate"] is None
+
+
+def test_schedule_refuses_a_queue_nothing_serves_listing_the_known_ones(
+    serve_app: ServeApp, tenant: str, settings: Settings
+) -> None:
+    """An installed project whose pool is gone still names its queue: a job for it
+    would wait for good, so schedule.json refuses it as POST /v1/jobs does."""
+    tokens = f"{tenant}:{DEPLOY_TOKEN}:submit+deploy,{tenant}:{SUBMIT_TOKEN}:submit"
+    api = serve_app(api_tokens=tokens, extra_queues="")
+    projects = ProjectStore.from_settings(settings)
+    name, queue = f"gone-{uuid.uuid4().hex[:8]}", f"q-{uuid.uuid4().hex[:10]}"
+    projects.announce(
+        name, InstalledProject(queue=queue, settings_module=f"{name}.settings", spiders=["page"], announced_at=now())
+    )
+    try:
+        response = form(api, "/schedule.json", tenant, [("project", name), ("spider", "page")])
+    finally:
+        projects.client.delete(keys.installed_project(name))
+        projects.client.srem(keys.installed_projects(), name)
+        projects.client.close()
+    assert response.status_code == 400, response.text
+    message = response.json()["message"]
+    assert f"no worker pool serves queue {queue!r}" in message and settings.default_queue in message
+    listed = api.get("/v1/jobs", params={"project": name}, headers={"Authorization": f"Bearer {SUBMIT_TOKEN}"})
+    assert listed.json()["jobs"] == []

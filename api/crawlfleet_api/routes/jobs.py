@@ -30,7 +30,7 @@ from crawlfleet_api.errors import RETRY_AFTER_SECONDS
 from crawlfleet_api.feeds import StreamLimitError
 from crawlfleet_api.idempotency import IDEMPOTENCY_KEY_PATTERN, IdempotencyConflictError, IdempotencyKeys
 from crawlfleet_api.metrics import ApiMetrics
-from crawlfleet_api.queues import OTHER_QUEUE, KnownQueues
+from crawlfleet_api.queues import OTHER_QUEUE, KnownQueues, unknown_queue_message
 from crawlfleet_api.routing import AuthorizedRoute
 from crawlfleet_api.schemas import JobAccepted, JobLinks, Problem
 from crawlfleet_api.tokens import Caller, Role
@@ -190,8 +190,7 @@ def unknown_queue(queue: str, known: frozenset[str]) -> RequestValidationError:
             {
                 "type": "queue_unknown",
                 "loc": ("body", "queue"),
-                "msg": f"no worker pool serves queue {queue!r}; known queues: {', '.join(sorted(known))} "
-                "(the platform's operators may allow more in CRAWLFLEET_EXTRA_QUEUES)",
+                "msg": unknown_queue_message(queue, known),
                 "input": queue,
                 "ctx": {"known": sorted(known)},
             }

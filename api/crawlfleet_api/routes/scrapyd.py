@@ -9,7 +9,8 @@ How Scrapyd's words map onto the platform:
   `deploy` role, the others `submit`.
 * A project is one of the tenant's deployed projects, or one installed in a pool's
   worker image; schedule.json sends a job of a deployed project to the default
-  queue, of an installed one to the queue of the first pool that has it.
+  queue, of an installed one to the queue of the first pool that has it; a queue
+  nothing serves is refused, as POST /v1/jobs refuses it.
 * The Scrapyd job id is the platform's job id. `priority` (0 by default, higher
   first) is added to the platform's default of 5 and kept within 0 to 9.
 * pending is PENDING, RECEIVED or RETRY; running is STARTED or PROGRESS; finished
@@ -28,16 +29,20 @@ import re
 import socket
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Annotated, Any
 
+import anyio.to_thread
 from fastapi import APIRouter, Depends, FastAPI, Request, status
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from crawlfleet_api.config import ApiSettings
 from crawlfleet_api.deployments import EggRefusedError, EggTooLargeError, deploy
-from crawlfleet_api.deps import JobLogsDep, JobServiceDep, SettingsDep
+from crawlfleet_api.deps import JobLogsDep, JobServiceDep, QueuesDep, SettingsDep, SubmittersDep
+from crawlfleet_api.queues import KnownQueues, unknown_queue_message
 from crawlfleet_api.routes.logs import TEXT, log_text
 from crawlfleet_api.tokens import ANONYMOUS, Caller, Role, identify
 from crawlfleet_core.model.jobs import JobSpec
@@ -246,7 +251,23 @@ def check_name(parameter: str, value: str, pattern: str) -> None:
 
 
 @router.post("/schedule.json")
-def schedule(params: Params, service: JobServiceDep, settings: SettingsDep, caller: Submitter) -> dict[str, Any]:
+async def schedule(
+    params: Params,
+    service: JobServiceDep,
+    settings: SettingsDep,
+    queues: QueuesDep,
+    submitters: SubmittersDep,
+    caller: Submitter,
+) -> dict[str, Any]:
+    # Written and published by the API's submission threads, as POST /v1/jobs is.
+    submit = partial(schedule_job, params, service, settings, queues, caller)
+    return ok(jobid=await anyio.to_thread.run_sync(submit, limiter=submitters))
+
+
+def schedule_job(
+    params: Parameters, service: JobService, settings: ApiSettings, queues: KnownQueues, caller: Caller
+) -> str:
+    """Submit the job schedule.json asks for; its id."""
     project, spider = params.required("project"), params.required("spider")
     scrapy_settings: dict[str, str] = {}
     for setting in params.all("setting"):
@@ -269,18 +290,20 @@ def schedule(params: Params, service: JobServiceDep, settings: SettingsDep, call
         spec = JobSpec.model_validate(body)
     except ValidationError as error:
         raise ScrapydError(400, described(error)) from None
+    # The queue rule of POST /v1/jobs: an installed project's pool may be gone.
+    if not queues.admits(spec.queue):
+        raise ScrapydError(400, unknown_queue_message(spec.queue, queues.known()))
     job_id = params.optional("jobid")
     if job_id is not None:
         check_name("jobid", job_id, JOB_ID_PATTERN)
         if service.record(job_id) is not None:
             raise ScrapydError(409, f"jobid {job_id!r} is taken: choose another, or leave it out")
     try:
-        job_id = service.submit(spec, job_id=job_id, source="scrapyd", tenant=caller.tenant)
+        return service.submit(spec, job_id=job_id, source="scrapyd", tenant=caller.tenant)
     except InvalidSpecError as error:
         field = {"version": "_version"}.get(error.field, error.field)
         missing = error.field in ("project", "spider", "version")
         raise ScrapydError(404 if missing else 400, f"{field}: {error.message}") from None
-    return ok(jobid=job_id)
 
 
 @router.post("/cancel.json")
