@@ -195,6 +195,8 @@ SCHEDULE_ERRORS: list[tuple[list[tuple[str, str]], int, str]] = [
     ([("project", PROJECT), ("spider", "page"), ("setting", "A-B=1")], 400, "setting A-B: String should match"),
     ([("project", PROJECT), ("spider", "page"), ("1st", "x")], 400, "spider argument '1st': String should match"),
     ([("project", PROJECT), ("spider", "page"), ("priority", "high")], 400, "priority is invalid"),
+    ([("project", PROJECT), ("spider", "page"), ("priority", "nan")], 400, "priority is invalid"),
+    ([("project", PROJECT), ("spider", "page"), ("priority", "-inf")], 400, "priority is invalid"),
     ([("project", PROJECT), ("spider", "page"), ("jobid", "a/b")], 400, "jobid 'a/b' is invalid"),
 ]
 

@@ -25,25 +25,28 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import re
 import socket
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from functools import partial
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import anyio.to_thread
 from fastapi import APIRouter, Depends, FastAPI, Request, status
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 
 from crawlfleet_api.config import ApiSettings
 from crawlfleet_api.deployments import EggRefusedError, EggTooLargeError, deploy
 from crawlfleet_api.deps import JobLogsDep, JobServiceDep, QueuesDep, SettingsDep, SubmittersDep
 from crawlfleet_api.queues import KnownQueues, unknown_queue_message
 from crawlfleet_api.routes.logs import TEXT, log_text
+from crawlfleet_api.schemas import Problem
 from crawlfleet_api.tokens import ANONYMOUS, Caller, Role, identify
 from crawlfleet_core.model.jobs import JobSpec
 from crawlfleet_core.model.projects import PROJECT_PATTERN, VERSION_PATTERN, ProjectSource
@@ -166,7 +169,11 @@ async def parameters(request: Request) -> AsyncIterator[Parameters]:
     if request.method != "POST":
         yield Parameters(values)
         return
-    form = await request.form()
+    try:
+        form = await request.form()
+    except HTTPException as error:
+        # Starlette's refusal of a malformed body, in Scrapyd's shape.
+        raise ScrapydError(error.status_code, str(error.detail)) from None
     try:
         yield Parameters([*values, *form.multi_items()])
     finally:
@@ -174,6 +181,72 @@ async def parameters(request: Request) -> AsyncIterator[Parameters]:
 
 
 Params = Annotated[Parameters, Depends(parameters)]
+
+
+class ScrapydAnswer(BaseModel):
+    """Scrapyd's answer: `status` "ok" beside what the endpoint returns."""
+
+    model_config = ConfigDict(extra="allow")
+    node_name: str
+    status: Literal["ok"]
+
+
+class ScrapydProblem(BaseModel):
+    """Scrapyd's error body, with a 4xx status that says what kind of error it is."""
+
+    node_name: str
+    status: Literal["error"]
+    message: str
+
+
+def answers(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The answers an endpoint documents: Scrapyd's body for success and for each error in `codes`."""
+    reasons = {
+        400: "A parameter is missing or invalid; the message names it.",
+        401: "No or wrong credentials: basic auth with the tenant and its token, or a bearer token.",
+        403: "The token lacks the role this needs.",
+        404: "No such project, version, spider or job of the caller's tenant.",
+        409: "The job id is taken, or the project is installed in a worker image.",
+        413: "The egg is larger than CRAWLFLEET_EGG_MAX_BYTES.",
+    }
+    documented: dict[int | str, dict[str, Any]] = {
+        code: {"model": ScrapydProblem, "description": reasons[code]} for code in (401, 403, *codes)
+    }
+    documented[503] = {"model": Problem, "description": "Redis is unreachable."}
+    return documented
+
+
+def query(*required: str, optional: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The OpenAPI description of an endpoint's query parameters, all text as in Scrapyd."""
+    return {
+        "parameters": [
+            {"name": name, "in": "query", "required": name in required, "schema": {"type": "string"}}
+            for name in (*required, *optional)
+        ]
+    }
+
+
+def form(
+    *required: str,
+    optional: tuple[str, ...] = (),
+    repeated: tuple[str, ...] = (),
+    files: tuple[str, ...] = (),
+    arguments: bool = False,
+) -> dict[str, Any]:
+    """The OpenAPI description of an endpoint's form body, as Scrapyd's clients send it
+    (url-encoded, or multipart with a file); each parameter may also come in the query
+    string. `arguments`: any other field is a spider argument."""
+    properties: dict[str, Any] = {name: {"type": "string"} for name in (*required, *optional)}
+    properties |= {name: {"type": "array", "items": {"type": "string"}} for name in repeated}
+    properties |= {name: {"type": "string", "format": "binary"} for name in files}
+    schema = {
+        "type": "object",
+        "properties": properties,
+        "required": [*required, *files],
+        "additionalProperties": {"type": "string"} if arguments else True,
+    }
+    media = ["multipart/form-data"] if files else ["application/x-www-form-urlencoded", "multipart/form-data"]
+    return {"requestBody": {"required": True, "content": {kind: {"schema": schema} for kind in media}}}
 
 
 def scrapyd_state(state: JobState) -> str:
@@ -193,7 +266,9 @@ def scrapyd_priority(priority: str | None) -> int:
     try:
         offset = float(priority)
     except ValueError:
-        raise ScrapydError(400, f"priority is invalid: {priority!r} is not a number") from None
+        offset = math.nan
+    if not math.isfinite(offset):
+        raise ScrapydError(400, f"priority is invalid: {priority!r} is not a number")
     return max(0, min(9, DEFAULT_PRIORITY + round(offset)))
 
 
@@ -219,7 +294,7 @@ def job_of_tenant(service: JobService, job_id: str, caller: Caller, project: str
     return current
 
 
-@router.get("/daemonstatus.json")
+@router.get("/daemonstatus.json", response_model=ScrapydAnswer, responses=answers())
 def daemon_status(service: JobServiceDep, caller: Submitter) -> dict[str, Any]:
     counts = {"pending": 0, "running": 0, "finished": 0}
     for job in service.list_jobs(JobQuery(tenant=caller.tenant, limit=LIST_SCAN_LIMIT)).jobs:
@@ -227,7 +302,12 @@ def daemon_status(service: JobServiceDep, caller: Submitter) -> dict[str, Any]:
     return ok(**counts)
 
 
-@router.post("/addversion.json")
+@router.post(
+    "/addversion.json",
+    response_model=ScrapydAnswer,
+    responses=answers(400, 413),
+    openapi_extra=form("project", "version", files=("egg",)),
+)
 def add_version(params: Params, service: JobServiceDep, settings: SettingsDep, caller: Deployer) -> dict[str, Any]:
     project, version = params.required("project"), params.required("version")
     egg = next(iter(params.all("egg")), None)
@@ -250,7 +330,14 @@ def check_name(parameter: str, value: str, pattern: str) -> None:
         raise ScrapydError(400, f"{parameter} {value!r} is invalid: it must match {pattern}")
 
 
-@router.post("/schedule.json")
+@router.post(
+    "/schedule.json",
+    response_model=ScrapydAnswer,
+    responses=answers(400, 404, 409),
+    openapi_extra=form(
+        "project", "spider", optional=("_version", "jobid", "priority"), repeated=("setting",), arguments=True
+    ),
+)
 async def schedule(
     params: Params,
     service: JobServiceDep,
@@ -306,7 +393,12 @@ def schedule_job(
         raise ScrapydError(404 if missing else 400, f"{field}: {error.message}") from None
 
 
-@router.post("/cancel.json")
+@router.post(
+    "/cancel.json",
+    response_model=ScrapydAnswer,
+    responses=answers(400),
+    openapi_extra=form("project", "job", optional=("signal",)),
+)
 def cancel(params: Params, service: JobServiceDep, caller: Submitter) -> dict[str, Any]:
     """Cancels a pending or running job; `signal` is accepted and not used: the crawl is always terminated."""
     project, job_id = params.required("project"), params.required("job")
@@ -320,24 +412,34 @@ def cancel(params: Params, service: JobServiceDep, caller: Submitter) -> dict[st
     return ok(prevstate=scrapyd_state(current.state))
 
 
-@router.get("/status.json")
+@router.get(
+    "/status.json",
+    response_model=ScrapydAnswer,
+    responses=answers(400),
+    openapi_extra=query("job", optional=("project",)),
+)
 def job_status(params: Params, service: JobServiceDep, caller: Submitter) -> dict[str, Any]:
     current = job_of_tenant(service, params.required("job"), caller, params.optional("project"))
     return ok(currstate=None if current is None else scrapyd_state(current.state))
 
 
-@router.get("/listprojects.json")
+@router.get("/listprojects.json", response_model=ScrapydAnswer, responses=answers())
 def list_projects(service: JobServiceDep, caller: Submitter) -> dict[str, Any]:
     return ok(projects=[project.name for project in service.projects.projects(caller.tenant)])
 
 
-@router.get("/listversions.json")
+@router.get("/listversions.json", response_model=ScrapydAnswer, responses=answers(400), openapi_extra=query("project"))
 def list_versions(params: Params, service: JobServiceDep, caller: Submitter) -> dict[str, Any]:
     found = service.projects.project(caller.tenant, params.required("project"))
     return ok(versions=[] if found is None else [version.version for version in found.versions])
 
 
-@router.get("/listspiders.json")
+@router.get(
+    "/listspiders.json",
+    response_model=ScrapydAnswer,
+    responses=answers(400, 404),
+    openapi_extra=query("project", optional=("_version",)),
+)
 def list_spiders(params: Params, service: JobServiceDep, caller: Submitter) -> dict[str, Any]:
     project, version = params.required("project"), params.optional("_version")
     found = service.projects.project(caller.tenant, project)
@@ -348,7 +450,12 @@ def list_spiders(params: Params, service: JobServiceDep, caller: Submitter) -> d
     return ok(spiders=found.spiders(version))
 
 
-@router.get("/listjobs.json")
+@router.get(
+    "/listjobs.json",
+    response_model=ScrapydAnswer,
+    responses=answers(404),
+    openapi_extra=query(optional=("project",)),
+)
 def list_jobs(params: Params, service: JobServiceDep, caller: Submitter) -> dict[str, Any]:
     project = params.optional("project")
     if project is not None and service.projects.project(caller.tenant, project) is None:
@@ -383,7 +490,12 @@ def list_jobs(params: Params, service: JobServiceDep, caller: Submitter) -> dict
     return ok(**listed)
 
 
-@router.post("/delversion.json")
+@router.post(
+    "/delversion.json",
+    response_model=ScrapydAnswer,
+    responses=answers(400, 404, 409),
+    openapi_extra=form("project", "version"),
+)
 def delete_version(params: Params, service: JobServiceDep, caller: Deployer) -> dict[str, Any]:
     project, version = params.required("project"), params.required("version")
     refuse_installed(service, caller, project)
@@ -392,7 +504,12 @@ def delete_version(params: Params, service: JobServiceDep, caller: Deployer) -> 
     return ok()
 
 
-@router.post("/delproject.json")
+@router.post(
+    "/delproject.json",
+    response_model=ScrapydAnswer,
+    responses=answers(400, 404, 409),
+    openapi_extra=form("project"),
+)
 def delete_project(params: Params, service: JobServiceDep, caller: Deployer) -> dict[str, Any]:
     project = params.required("project")
     refuse_installed(service, caller, project)
@@ -414,7 +531,11 @@ def crawl_of(service: JobService, caller: Caller, project: str, spider: str, job
     return current
 
 
-@router.get("/logs/{project}/{spider}/{job_id}.log", response_class=StreamingResponse)
+@router.get(
+    "/logs/{project}/{spider}/{job_id}.log",
+    response_class=StreamingResponse,
+    responses={200: {"content": {TEXT: {}}, "description": "The log, one line per record."}, **answers(404)},
+)
 async def job_log(
     project: str, spider: str, job_id: str, service: JobServiceDep, logs: JobLogsDep, caller: Submitter
 ) -> StreamingResponse:
@@ -423,7 +544,11 @@ async def job_log(
     return StreamingResponse(log_text(logs, job_id), media_type=TEXT)
 
 
-@router.get("/items/{project}/{spider}/{job_id}.jl", response_class=StreamingResponse)
+@router.get(
+    "/items/{project}/{spider}/{job_id}.jl",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/x-ndjson": {}}, "description": "One JSON item a line."}, **answers(404)},
+)
 async def job_items(
     project: str, spider: str, job_id: str, service: JobServiceDep, caller: Submitter
 ) -> StreamingResponse:
