@@ -48,8 +48,10 @@ def main() -> None:
         os.environ.update(env)
         service = JobService.from_settings(Settings())
         job_id = "bench-export"
-        service.store.create(job_id, JobSpec(start_urls=["https://example.com/"], queue="nobody"), "api")
-        items = [{"url": f"https://example.com/{i}", "text": f"{i:08d}" + "x" * ITEM_TEXT} for i in range(ITEMS)]
+        service.store.create(job_id, JobSpec(start_urls=["https://example.com/"], queue="nobody"), "api", "bench", 30)
+        items = [
+            (str(i), {"url": f"https://example.com/{i}", "text": f"{i:08d}" + "x" * ITEM_TEXT}) for i in range(ITEMS)
+        ]
         for start in range(0, ITEMS, 5000):
             service.store.append_items(job_id, items[start : start + 5000])
         del items
