@@ -28,7 +28,7 @@ import json
 import math
 import re
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from functools import partial
 from typing import Annotated, Any, Literal
@@ -91,7 +91,7 @@ def ok(**data: Any) -> dict[str, Any]:
     return {"node_name": NODE_NAME, "status": "ok", **data}
 
 
-def authenticate(request: Request, settings: SettingsDep) -> Caller:
+async def authenticate(request: Request, settings: SettingsDep) -> Caller:
     """The caller of a Scrapyd request: basic auth with the tenant as user name and its
     token as password, or a bearer token; everyone is ANONYMOUS while tokens are off."""
     if not settings.tokens:
@@ -118,8 +118,8 @@ def authenticate(request: Request, settings: SettingsDep) -> Caller:
     return caller
 
 
-def role(needed: Role) -> Callable[..., Caller]:
-    def check(caller: Annotated[Caller, Depends(authenticate)]) -> Caller:
+def role(needed: Role) -> Callable[..., Awaitable[Caller]]:
+    async def check(caller: Annotated[Caller, Depends(authenticate)]) -> Caller:
         if not caller.may(needed):
             raise ScrapydError(403, f"this token may not do this: it needs the {needed.value!r} role")
         return caller
