@@ -35,7 +35,12 @@ def job_store() -> JobStore:
 
 @cache
 def job_logs() -> JobLogs:
-    return JobLogs.from_settings(worker_settings())
+    """The job logs as the pool process writes them, patient as its job store: the
+    line saying why a crawl is retried must not turn the retry into a failure when
+    Redis fails over just then. (The crawl's own log handler drops what it cannot
+    store, so that a crawl never waits on its log.)"""
+    settings = worker_settings()
+    return JobLogs.from_settings(settings, retry=outage_retry(settings.redis_outage_seconds))
 
 
 @cache

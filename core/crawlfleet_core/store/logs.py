@@ -4,6 +4,7 @@ lines and in the length of each, and kept as long as the job's record."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 
@@ -31,8 +32,10 @@ class JobLogs:
     max_lines: int
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> JobLogs:
-        client = redis_client(settings.job_store_url, settings.redis_sentinel_master, decode_responses=True)
+    def from_settings(cls, settings: Settings, **options: Any) -> JobLogs:
+        """The job logs of the platform's job store; `options` are more of redis-py's
+        client options (a retry policy, say)."""
+        client = redis_client(settings.job_store_url, settings.redis_sentinel_master, decode_responses=True, **options)
         return cls(client, settings.result_ttl_seconds, settings.log_max_lines_per_job)
 
     def append(self, job_id: str, lines: list[str]) -> None:
