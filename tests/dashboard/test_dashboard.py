@@ -221,6 +221,17 @@ def test_without_tokens_the_jobs_page_opens_with_no_sign_in(
         open_api.stop()
 
 
+def deploy(api_client: httpx.Client, project: str, versions: list[str], egg: Path) -> None:
+    """The suite's Scrapy project deployed as `project`, once per version, as the tenant team-a."""
+    for version in versions:
+        deployed = api_client.post(
+            f"/v1/projects/{project}/versions",
+            data={"version": version},
+            files={"egg": ("project.egg", egg.read_bytes())},
+        )
+        assert deployed.status_code == 201, deployed.text
+
+
 def test_a_catalog_spider_runs_from_the_run_form_with_its_argument_and_setting(
     signed_in: BrowserSession,
     celery_worker: CeleryWorker,
@@ -229,13 +240,7 @@ def test_a_catalog_spider_runs_from_the_run_form_with_its_argument_and_setting(
     pricewatch_egg: Path,
 ) -> None:
     page = signed_in.page
-    for version in ("0.9", "1.0"):
-        deployed = api_client.post(
-            f"/v1/projects/{DASHBOARD_PROJECT}/versions",
-            data={"version": version},
-            files={"egg": ("project.egg", pricewatch_egg.read_bytes())},
-        )
-        assert deployed.status_code == 201, deployed.text
+    deploy(api_client, DASHBOARD_PROJECT, ["0.9", "1.0"], pricewatch_egg)
     built_in = api_client.post("/v1/jobs", json={"startUrls": [website.url("/page/12")], "maxPages": 1}).json()["id"]
 
     page.get_by_role("link", name="Projects").click()
@@ -289,13 +294,7 @@ def test_a_version_is_deleted_from_the_projects_page_after_confirming(
 ) -> None:
     page = signed_in.page
     project = f"{DASHBOARD_PROJECT}-old"
-    for version in ("1.0", "2.0"):
-        deployed = api_client.post(
-            f"/v1/projects/{project}/versions",
-            data={"version": version},
-            files={"egg": ("project.egg", pricewatch_egg.read_bytes())},
-        )
-        assert deployed.status_code == 201, deployed.text
+    deploy(api_client, project, ["1.0", "2.0"], pricewatch_egg)
     page.get_by_role("link", name="Projects").click()
     delete = page.get_by_role("button", name=f"Delete version 1.0 of {project}")
     page.once("dialog", lambda dialog: dialog.dismiss())

@@ -369,6 +369,20 @@ function parseExtract(text) {
   return extract;
 }
 
+// Submit the job `spec()` makes from a form, and open its page; a refusal (the API's, or
+// the form's own before anything is sent) is listed field by field in `errors`.
+async function startJob(spec, errors, what) {
+  try {
+    const accepted = await request("POST", "/v1/jobs", spec());
+    say(`Job ${accepted.id} queued.`);
+    location.hash = `#/jobs/${encodeURIComponent(accepted.id)}`;
+  } catch (error) {
+    if (!(error instanceof ApiError)) return fail(error);
+    errors.replaceChildren(h("p", {}, `${what} was not started:`), h("ul", {}, error.message.split("; ").map((line) => h("li", {}, line))));
+    errors.focus();
+  }
+}
+
 function submitView() {
   const errors = h("div", { role: "alert", class: "form-errors" });
   const form = h(
@@ -392,26 +406,17 @@ function submitView() {
     event.preventDefault();
     errors.replaceChildren();
     const data = new FormData(form);
-    try {
-      const spec = {
-        startUrls: data.get("startUrls").split(/\s+/).filter(Boolean),
-        extract: parseExtract(data.get("extract")),
-        maxPages: Number(data.get("maxPages")),
-        maxDepth: Number(data.get("maxDepth")),
-        concurrency: Number(data.get("concurrency")),
-        queue: data.get("queue"),
-        priority: Number(data.get("priority")),
-        followLinks: data.get("followLinks") === "on",
-        obeyRobotsTxt: data.get("obeyRobotsTxt") === "on",
-      };
-      const accepted = await request("POST", "/v1/jobs", spec);
-      say(`Job ${accepted.id} queued.`);
-      location.hash = `#/jobs/${encodeURIComponent(accepted.id)}`;
-    } catch (error) {
-      if (!(error instanceof ApiError)) return fail(error);
-      errors.replaceChildren(h("p", {}, "The crawl was not started:"), h("ul", {}, error.message.split("; ").map((line) => h("li", {}, line))));
-      errors.focus();
-    }
+    await startJob(() => ({
+      startUrls: data.get("startUrls").split(/\s+/).filter(Boolean),
+      extract: parseExtract(data.get("extract")),
+      maxPages: Number(data.get("maxPages")),
+      maxDepth: Number(data.get("maxDepth")),
+      concurrency: Number(data.get("concurrency")),
+      queue: data.get("queue"),
+      priority: Number(data.get("priority")),
+      followLinks: data.get("followLinks") === "on",
+      obeyRobotsTxt: data.get("obeyRobotsTxt") === "on",
+    }), errors, "The crawl");
   });
   errors.tabIndex = -1;
   view.replaceChildren(h("h1", {}, "New crawl"), errors, form);
@@ -575,15 +580,7 @@ function runView(params) {
       priority: Number(data.get("priority")),
     };
     if (data.get("version")) spec.version = data.get("version");
-    try {
-      const accepted = await request("POST", "/v1/jobs", spec);
-      say(`Job ${accepted.id} queued.`);
-      location.hash = `#/jobs/${encodeURIComponent(accepted.id)}`;
-    } catch (error) {
-      if (!(error instanceof ApiError)) return fail(error);
-      errors.replaceChildren(h("p", {}, "The spider was not started:"), h("ul", {}, error.message.split("; ").map((line) => h("li", {}, line))));
-      errors.focus();
-    }
+    await startJob(() => spec, errors, "The spider");
   });
 }
 
