@@ -7,11 +7,18 @@ import json
 import os
 import subprocess
 import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 
+from crawlfleet_core.model.projects import InstalledProject
+from crawlfleet_core.settings import Settings
+from crawlfleet_core.store import keys
+from crawlfleet_core.store.projects import ProjectStore
 from tests.api.conftest import ApiProcess
 from tests.api.polling import wait_for_state
 from tests.cli.conftest import CLI, Run
@@ -78,6 +85,30 @@ def test_projects_lists_the_catalog_with_versions_and_spiders(
     assert row.split()[1:5] == ["deployed", "1.0", "catalog,", "page"]
     catalog = json.loads(crawlfleet("projects", "--json").stdout)
     assert PROJECT in [project["name"] for project in catalog["projects"]]
+
+
+@pytest.fixture
+def installed(settings: Settings) -> Iterator[str]:
+    """A project as the workers of queue `images` announce it when it is installed in their image;
+    withdrawn afterwards, since every tenant's catalog lists it."""
+    store = ProjectStore.from_settings(settings)
+    name = f"installed-{uuid.uuid4().hex[:8]}"
+    store.announce(
+        name,
+        InstalledProject(
+            queue="images", settings_module="pricewatch.settings", spiders=SPIDERS, announced_at=datetime.now(UTC)
+        ),
+    )
+    yield name
+    store.client.delete(keys.installed_project(name))
+    store.client.srem(keys.installed_projects(), name)
+
+
+def test_projects_shows_where_an_installed_project_runs(installed: str, crawlfleet: Run) -> None:
+    listed = crawlfleet("projects")
+    assert listed.returncode == 0, listed.stderr
+    row = next(line for line in listed.stdout.splitlines() if line.startswith(f"{installed} "))
+    assert row.split()[1:] == ["image", "of", "queue", "images", "—", "catalog,", "page", "—"]
 
 
 def test_run_with_an_argument_and_a_setting_waits_for_exactly_its_items(
