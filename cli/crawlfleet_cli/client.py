@@ -11,6 +11,8 @@ from typing import Any
 import httpx
 
 TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+# A followed stream stays quiet for as long as its job has nothing new to say.
+FOLLOWING = httpx.Timeout(None, connect=5.0)
 
 
 class ApiError(Exception):
@@ -68,9 +70,7 @@ class Api:
 
     def events(self, path: str) -> Iterator[tuple[str, str]]:
         """(event, data) of a Server-Sent Events stream until the server ends it."""
-        with self.stream(
-            path, headers={"Accept": "text/event-stream"}, timeout=httpx.Timeout(None, connect=5.0)
-        ) as response:
+        with self.stream(path, headers={"Accept": "text/event-stream"}, timeout=FOLLOWING) as response:
             event, data = "message", list[str]()
             for line in response.iter_lines():
                 if not line:

@@ -1,4 +1,5 @@
-"""The `crawlfleet` command: submit crawls, watch them, read their items, list and cancel them.
+"""The `crawlfleet` command: submit crawls or run a project's spiders, watch them, read their
+items and logs, list and cancel them, deploy projects and list them.
 
 Each command is a thin translation of arguments into one or two API calls; what a
 script needs (a job id, the items, an exit code) goes to stdout or the exit status,
@@ -9,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,10 +18,11 @@ from urllib.parse import quote
 
 import typer
 
-from crawlfleet_cli.client import Api, ApiError
+from crawlfleet_cli.client import FOLLOWING, TIMEOUT, Api, ApiError
 from crawlfleet_cli.config import DEFAULT_CONFIG, CliSettings
-from crawlfleet_cli.display import ProgressBar, err, jobs_table, out, summary
-from crawlfleet_cli.exits import FINISHED_EXITS, exit_codes_help, exit_for
+from crawlfleet_cli.display import ProgressBar, err, jobs_table, out, projects_table, summary
+from crawlfleet_cli.eggs import EggBuildError, NotAProjectError, build_egg, find_project
+from crawlfleet_cli.exits import FINISHED_EXITS, Exit, exit_codes_help, exit_for
 from crawlfleet_core.model.states import JobState
 
 RECONNECT_ATTEMPTS = 5
@@ -33,7 +36,8 @@ class ItemFormat(StrEnum):
 app = typer.Typer(
     name="crawlfleet",
     help=(
-        "Run Scrapy crawls on a crawlfleet: submit them, watch their progress, read their items.\n\n"
+        "Run Scrapy crawls on a crawlfleet: submit them or run your project's spiders, watch their "
+        "progress, read their items and logs.\n\n"
         "The API's address and token come from --api-url and --token, else CRAWLFLEET_API_URL and "
         f"CRAWLFLEET_TOKEN, else the config file {DEFAULT_CONFIG} (or the file CRAWLFLEET_CONFIG names), "
         'with lines such as api_url = "https://crawlfleet.example.com" and token = "…".'
@@ -49,6 +53,13 @@ app = typer.Typer(
 def api(ctx: typer.Context) -> Api:
     client: Api = ctx.obj
     return client
+
+
+JobIdArgument = Annotated[str, typer.Argument(metavar="ID", help="The job's id.", show_default=False)]
+QueueOption = Annotated[str | None, typer.Option(metavar="QUEUE", help="Worker pool (queue) that runs the job.")]
+PriorityOption = Annotated[int | None, typer.Option(min=0, max=9, metavar="0-9", help="0 (lowest) to 9 (highest).")]
+WaitOption = Annotated[bool, typer.Option("--wait", help="Show a live progress bar until the job ends.")]
+WaitJsonOption = Annotated[bool, typer.Option("--json", help="With --wait, print the final status as JSON.")]
 
 
 def job_path(job_id: str, suffix: str = "") -> str:
@@ -125,6 +136,16 @@ def finish(job: dict[str, Any], as_json: bool) -> None:
     raise typer.Exit(FINISHED_EXITS[job["state"]])
 
 
+def start(client: Api, spec: dict[str, Any], wait: bool, as_json: bool) -> None:
+    """Submit `spec` and print the job's id; with `wait`, follow it and exit with its outcome."""
+    job_id = client.call("POST", "/v1/jobs", json={name: value for name, value in spec.items() if value is not None})[
+        "id"
+    ]
+    out.print(job_id)
+    if wait:
+        finish(follow(client, job_id), as_json)
+
+
 @app.command()
 def submit(
     ctx: typer.Context,
@@ -144,37 +165,73 @@ def submit(
     follow_links: Annotated[
         bool | None, typer.Option("--follow-links/--no-follow-links", help="Follow links found on pages.")
     ] = None,
-    queue: Annotated[str | None, typer.Option(metavar="QUEUE", help="Worker pool (queue) that runs the job.")] = None,
-    priority: Annotated[
-        int | None, typer.Option(min=0, max=9, metavar="0-9", help="0 (lowest) to 9 (highest).")
-    ] = None,
-    wait: Annotated[bool, typer.Option("--wait", help="Show a live progress bar until the job ends.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="With --wait, print the final status as JSON.")] = False,
+    queue: QueueOption = None,
+    priority: PriorityOption = None,
+    wait: WaitOption = False,
+    as_json: WaitJsonOption = False,
 ) -> None:
     """Submit a crawl of the built-in spider and print its job id.
 
     With --wait, follow it to the end and exit with its outcome (see the exit codes)."""
-    spec: dict[str, Any] = {"startUrls": urls, "extract": pairs(extract or [], "--extract")}
-    for name, value in (
-        ("maxPages", max_pages),
-        ("maxDepth", max_depth),
-        ("followLinks", follow_links),
-        ("queue", queue),
-        ("priority", priority),
-    ):
-        if value is not None:
-            spec[name] = value
-    client = api(ctx)
-    job_id = client.call("POST", "/v1/jobs", json=spec)["id"]
-    out.print(job_id)
-    if wait:
-        finish(follow(client, job_id), as_json)
+    spec = {
+        "startUrls": urls,
+        "extract": pairs(extract or [], "--extract"),
+        "maxPages": max_pages,
+        "maxDepth": max_depth,
+        "followLinks": follow_links,
+        "queue": queue,
+        "priority": priority,
+    }
+    start(api(ctx), spec, wait, as_json)
+
+
+@app.command()
+def run(
+    ctx: typer.Context,
+    project: Annotated[str, typer.Argument(metavar="PROJECT", help="A project of `crawlfleet projects`.")],
+    spider: Annotated[str, typer.Argument(metavar="SPIDER", help="One of the project's spiders.")],
+    argument: Annotated[
+        list[str] | None,
+        typer.Option(
+            "-a", "--arg", metavar="NAME=VALUE", help="An argument of the spider, as `scrapy crawl -a`; repeatable."
+        ),
+    ] = None,
+    setting: Annotated[
+        list[str] | None,
+        typer.Option(
+            "-s",
+            "--set",
+            metavar="NAME=VALUE",
+            help="A Scrapy setting of this job, over the project's, as `scrapy crawl -s`; repeatable.",
+        ),
+    ] = None,
+    version: Annotated[
+        str | None, typer.Option(metavar="VERSION", help="A deployed version [default: the latest].")
+    ] = None,
+    queue: QueueOption = None,
+    priority: PriorityOption = None,
+    wait: WaitOption = False,
+    as_json: WaitJsonOption = False,
+) -> None:
+    """Run a spider of a deployed (or installed) Scrapy project and print the job's id.
+
+    With --wait, follow it to the end and exit with its outcome (see the exit codes)."""
+    spec = {
+        "project": project,
+        "spider": spider,
+        "version": version,
+        "spiderArgs": pairs(argument or [], "-a"),
+        "settings": pairs(setting or [], "-s"),
+        "queue": queue,
+        "priority": priority,
+    }
+    start(api(ctx), spec, wait, as_json)
 
 
 @app.command()
 def watch(
     ctx: typer.Context,
-    job_id: Annotated[str, typer.Argument(metavar="ID", help="The job's id.", show_default=False)],
+    job_id: JobIdArgument,
     as_json: Annotated[bool, typer.Option("--json", help="Print the final status as JSON.")] = False,
 ) -> None:
     """Show a job's live progress bar until it ends, then its summary; exit with its outcome."""
@@ -184,7 +241,7 @@ def watch(
 @app.command()
 def items(
     ctx: typer.Context,
-    job_id: Annotated[str, typer.Argument(metavar="ID", help="The job's id.", show_default=False)],
+    job_id: JobIdArgument,
     file_format: Annotated[ItemFormat, typer.Option("--format", help="The file format.")] = ItemFormat.JSONL,
     output: Annotated[
         Path | None, typer.Option("-o", "--output", help="Write to this file instead of stdout.", dir_okay=False)
@@ -215,14 +272,17 @@ def list_jobs(
         ),
     ] = None,
     queue: Annotated[str | None, typer.Option(metavar="QUEUE", help="Only jobs of this queue.")] = None,
+    project: Annotated[str | None, typer.Option(metavar="PROJECT", help="Only jobs of this project.")] = None,
+    spider: Annotated[str | None, typer.Option(metavar="SPIDER", help="Only jobs of this project spider.")] = None,
     limit: Annotated[int, typer.Option(min=1, max=500, metavar="N", help="Most jobs to show.")] = 20,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Print only the job ids.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the API's page as JSON.")] = False,
 ) -> None:
     """List your jobs, newest first."""
     params: dict[str, Any] = {"limit": limit, "state": [s.value for s in state or []]}
-    if queue:
-        params["queue"] = queue
+    for name, value in (("queue", queue), ("project", project), ("spider", spider)):
+        if value:
+            params[name] = value
     page = api(ctx).call("GET", "/v1/jobs", params=params)
     if as_json:
         out.print_json(data=page)
@@ -238,11 +298,97 @@ def list_jobs(
 @app.command()
 def cancel(
     ctx: typer.Context,
-    job_id: Annotated[str, typer.Argument(metavar="ID", help="The job's id.", show_default=False)],
+    job_id: JobIdArgument,
 ) -> None:
     """Cancel a job: a queued one never starts, a running crawl is stopped."""
     job = api(ctx).call("DELETE", job_path(job_id))
     out.print(f"{job['id']} {job['state']}")
+
+
+@app.command()
+def logs(
+    ctx: typer.Context,
+    job_id: JobIdArgument,
+    follow_log: Annotated[
+        bool, typer.Option("-f", "--follow", help="Go on printing lines as they come, until the job ends.")
+    ] = False,
+) -> None:
+    """Print a job's crawl log (Scrapy's log lines), oldest first."""
+    params = {"follow": "true"} if follow_log else {}
+    timeout = FOLLOWING if follow_log else TIMEOUT
+    with api(ctx).stream(job_path(job_id, "/log"), params=params, timeout=timeout) as response:
+        for text in response.iter_text():
+            sys.stdout.write(text)
+            sys.stdout.flush()
+
+
+@app.command()
+def projects(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the API's catalog as JSON.")] = False,
+) -> None:
+    """List the Scrapy projects your jobs can run: their versions and spiders."""
+    catalog = api(ctx).call("GET", "/v1/projects")
+    if as_json:
+        out.print_json(data=catalog)
+    elif catalog["projects"]:
+        out.print(projects_table(catalog["projects"]))
+    else:
+        err.print("no projects: deploy one with `crawlfleet deploy`")
+
+
+@app.command()
+def deploy(
+    ctx: typer.Context,
+    directory: Annotated[
+        Path,
+        typer.Argument(
+            metavar="DIR", help="The Scrapy project's folder (its scrapy.cfg's, or one below it).", show_default=False
+        ),
+    ] = Path(),
+    project: Annotated[
+        str | None,
+        typer.Option(metavar="NAME", help="The project's name [default: `project` in scrapy.cfg's [deploy]]."),
+    ] = None,
+    version: Annotated[
+        str | None,
+        typer.Option(metavar="VERSION", help="The version's name [default: the current Unix time, as scrapyd-deploy]."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the deployed version as JSON.")] = False,
+) -> None:
+    """Build a Scrapy project's egg as scrapyd-deploy does, deploy it, and print its spiders.
+
+    A version of the same name is replaced; jobs run the latest version unless they name one."""
+    try:
+        found = find_project(directory)
+    except NotAProjectError as error:
+        raise typer.BadParameter(str(error), param_hint="DIR") from None
+    name = project or found.deploy_project
+    if not name:
+        raise typer.BadParameter(
+            f"{found.root / 'scrapy.cfg'} names no project: give --project NAME, or add `project = NAME` "
+            "to its [deploy] section",
+            param_hint="--project",
+        )
+    chosen = version or str(int(datetime.now(UTC).timestamp()))
+    try:
+        egg = build_egg(found)
+    except EggBuildError as error:
+        err.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(Exit.BUILD_FAILED) from None
+    err.print(f"deploying {name} version {chosen} ({len(egg)} bytes) from {found.root}", highlight=False)
+    deployed = api(ctx).call(
+        "POST",
+        f"/v1/projects/{quote(name, safe='')}/versions",
+        data={"version": chosen},
+        files={"egg": ("project.egg", egg, "application/octet-stream")},
+    )
+    if as_json:
+        out.print_json(data=deployed)
+        return
+    err.print(f"deployed {name} {deployed['version']} with {len(deployed['spiders'])} spiders:", highlight=False)
+    for name_of_spider in deployed["spiders"]:
+        out.print(name_of_spider, highlight=False)
 
 
 def main() -> None:

@@ -30,9 +30,14 @@ def seconds_between(start: str | None, end: str | None) -> float | None:
     return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
 
 
+def spider_of(job: dict[str, Any]) -> str:
+    """`project/spider` of a project's job, `built-in` for the platform's spider."""
+    return f"{job['project']}/{job['spider']}" if job.get("project") else "built-in"
+
+
 def jobs_table(jobs: list[dict[str, Any]]) -> Table:
     table = Table(box=None, pad_edge=False)
-    for column in ("ID", "STATE", "QUEUE", "SUBMITTED", "PAGES", "ITEMS", "ERRORS", "%"):
+    for column in ("ID", "STATE", "QUEUE", "SPIDER", "SUBMITTED", "PAGES", "ITEMS", "ERRORS", "%"):
         table.add_column(
             column,
             justify="right" if column in {"PAGES", "ITEMS", "ERRORS", "%"} else "left",
@@ -45,12 +50,33 @@ def jobs_table(jobs: list[dict[str, Any]]) -> Table:
             job["id"],
             job["state"],
             job["queue"],
+            spider_of(job),
             datetime.fromisoformat(job["submittedAt"]).strftime("%Y-%m-%d %H:%M:%S"),
             str(progress["pages"]),
             str(progress["items"]),
             str(progress["errors"]),
             f"{progress['percent']:.0f}",
         )
+    return table
+
+
+def projects_table(projects: list[dict[str, Any]]) -> Table:
+    """The catalog: each project's versions (the latest last) and the spiders its jobs can run."""
+    table = Table(box=None, pad_edge=False)
+    for column in ("PROJECT", "SOURCE", "VERSIONS", "SPIDERS", "DEPLOYED"):
+        table.add_column(column, overflow="fold")
+    for project in projects:
+        latest = project["versions"][-1] if project["versions"] else None
+        if latest is not None:
+            source = "deployed"
+            versions = ", ".join(version["version"] for version in project["versions"])
+            spiders = latest["spiders"]
+            deployed = datetime.fromisoformat(latest["uploadedAt"]).strftime("%Y-%m-%d %H:%M:%S")
+        else:
+            source = "image of queue " + ", ".join(pool["queue"] for pool in project["installed"])
+            versions, deployed = "—", "—"
+            spiders = sorted({spider for pool in project["installed"] for spider in pool["spiders"]})
+        table.add_row(project["name"], source, versions, ", ".join(spiders), deployed)
     return table
 
 

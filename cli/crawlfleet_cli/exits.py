@@ -16,6 +16,7 @@ class Exit(IntEnum):
     REFUSED = 5
     UNAUTHORIZED = 6
     UNAVAILABLE = 7
+    BUILD_FAILED = 8
 
 
 MEANINGS = {
@@ -27,6 +28,7 @@ MEANINGS = {
     Exit.REFUSED: "the API refused the request: invalid input (422), a conflict (409), too large (413)",
     Exit.UNAUTHORIZED: "no token or a wrong one (401), or one without the role this needs (403)",
     Exit.UNAVAILABLE: "the API cannot be reached, or it or its Redis is failing (5xx)",
+    Exit.BUILD_FAILED: "`deploy` could not build the project's egg (nothing was sent)",
 }
 
 FINISHED_EXITS = {"SUCCESS": Exit.OK, "FAILURE": Exit.JOB_FAILED, "REVOKED": Exit.JOB_CANCELLED}

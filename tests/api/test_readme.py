@@ -99,10 +99,10 @@ def test_a_team_s_project_from_scrapyd_deploy_to_items(
 
     [shell, apply_and_watch] = blocks(text, "sh")
     install, *steps = commands(shell)
-    # scrapyd-client is a development dependency; the suite never installs from the network.
+    # crawlfleet depends on scrapyd-client (its CLI builds eggs with it); the suite never installs from the network.
     assert install == "pip install scrapyd-client"
-    development = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["dev"]
-    assert any(requirement.startswith("scrapyd-client") for requirement in development)
+    dependencies = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert any(requirement.startswith("scrapyd-client") for requirement in dependencies)
     environment = {**os.environ, "CRAWLFLEET_TOKEN": TOKEN, "PATH": f"{BIN}:{os.environ['PATH']}"}
     outputs: list[str] = []
     for step in steps:

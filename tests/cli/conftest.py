@@ -14,6 +14,7 @@ import pytest
 
 from crawlfleet_core.settings import Settings
 from tests.api.conftest import ApiProcess
+from tests.harness.website import HeldWebsite
 
 CLI = str(Path(sys.executable).parent / "crawlfleet")
 TOKEN = "cli-secret-0001"
@@ -70,3 +71,11 @@ def crawlfleet(open_api: ApiProcess, cli_env: dict[str, str]) -> Run:
         )
 
     return run
+
+
+@pytest.fixture
+def held_site() -> Iterator[HeldWebsite]:
+    """A site whose crawls fetch `/slow/0` and `/slow/1`, then wait for `release()`."""
+    site = HeldWebsite(held_from=2)
+    yield site
+    site.stop()

@@ -24,7 +24,7 @@ def dashboard(
 ) -> Iterator[ApiProcess]:
     env = {
         **platform_env,
-        "CRAWLFLEET_API_TOKENS": f"team-a:{TOKEN},team-b:{OTHER_TENANT_TOKEN}",
+        "CRAWLFLEET_API_TOKENS": f"team-a:{TOKEN}:submit+deploy,team-b:{OTHER_TENANT_TOKEN}",
         "CRAWLFLEET_FLOWER_URL": FLOWER_URL,
     }
     server = ApiProcess(env, tmp_path_factory.mktemp("dashboard") / "crawlfleet-api.log")

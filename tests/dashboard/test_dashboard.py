@@ -18,6 +18,7 @@ from tests.harness.celery_worker import CeleryWorker
 from tests.harness.website import HeldWebsite, Website
 
 WAIT_MS = 60_000
+DASHBOARD_PROJECT = "dashwatch"
 BETWEEN_0_AND_100 = re.compile(r"^(?!0$|100$)[0-9]{1,2}(\.[0-9]+)?$")
 
 
@@ -45,7 +46,7 @@ def test_nothing_works_before_signing_in_and_a_wrong_token_is_refused(
     assert httpx.get(f"{dashboard.url}/v1/jobs").status_code == 401
 
 
-def test_a_crawl_submitted_from_the_form_moves_its_bar_to_success_and_shows_its_items(
+def test_a_crawl_submitted_from_the_form_moves_its_bar_to_success_and_shows_its_items_and_log(
     signed_in: BrowserSession, celery_worker: CeleryWorker, held_site: HeldWebsite, api_client: httpx.Client
 ) -> None:
     page = signed_in.page
@@ -68,9 +69,16 @@ def test_a_crawl_submitted_from_the_form_moves_its_bar_to_success_and_shows_its_
     )
     running = bar_value(page, "Progress of this job")
     expect(page.locator(".progress-text")).to_contain_text("2 pages")
+    # The log tail follows the running crawl: its first pages are there, its end not yet.
+    log = page.get_by_role("region", name="Log").locator("pre")
+    expect(log).to_contain_text("Spider opened", timeout=WAIT_MS)
+    expect(log).not_to_contain_text("Spider closed")
+    expect(page.get_by_role("status").filter(has_text="Following the log")).to_be_visible()
     signed_in.screenshot("dashboard-job-running")
     held_site.release()
     expect(page.locator(".badge")).to_have_text("SUCCESS", timeout=WAIT_MS)
+    expect(log).to_contain_text("Spider closed (closespider_pagecount)", timeout=WAIT_MS)
+    expect(page.get_by_text("The log is complete.")).to_be_visible()
     assert 0 < running < bar_value(page, "Progress of this job") == 100
     expect(page.locator(".progress-text")).to_contain_text("5 pages · 5 items")
 
@@ -162,7 +170,7 @@ def test_the_form_can_be_completed_with_the_keyboard(
 
 def test_every_form_control_has_a_label_and_the_nav_links_flower(signed_in: BrowserSession) -> None:
     page = signed_in.page
-    for view in ("#/jobs", "#/submit"):
+    for view in ("#/jobs", "#/submit", "#/run"):
         page.goto(page.url.split("#")[0] + view)
         page.locator("main form").first.wait_for()
         unlabelled = page.evaluate(
@@ -211,3 +219,93 @@ def test_without_tokens_the_jobs_page_opens_with_no_sign_in(
         expect(page.get_by_role("link", name="Flower")).to_be_hidden()
     finally:
         open_api.stop()
+
+
+def deploy(api_client: httpx.Client, project: str, versions: list[str], egg: Path) -> None:
+    """The suite's Scrapy project deployed as `project`, once per version, as the tenant team-a."""
+    for version in versions:
+        deployed = api_client.post(
+            f"/v1/projects/{project}/versions",
+            data={"version": version},
+            files={"egg": ("project.egg", egg.read_bytes())},
+        )
+        assert deployed.status_code == 201, deployed.text
+
+
+def test_a_catalog_spider_runs_from_the_run_form_with_its_argument_and_setting(
+    signed_in: BrowserSession,
+    celery_worker: CeleryWorker,
+    website: Website,
+    api_client: httpx.Client,
+    pricewatch_egg: Path,
+) -> None:
+    page = signed_in.page
+    deploy(api_client, DASHBOARD_PROJECT, ["0.9", "1.0"], pricewatch_egg)
+    built_in = api_client.post("/v1/jobs", json={"startUrls": [website.url("/page/12")], "maxPages": 1}).json()["id"]
+
+    page.get_by_role("link", name="Projects").click()
+    versions = page.get_by_role("table", name=f"Versions of {DASHBOARD_PROJECT}, the latest first")
+    expect(versions.locator("tbody tr")).to_have_count(2)
+    expect(versions.locator('tr[data-version="1.0"]')).to_contain_text("catalog, page")
+    signed_in.screenshot("dashboard-projects")
+    page.get_by_role("link", name=f"Run {DASHBOARD_PROJECT}/catalog").click()
+
+    expect(page.get_by_role("heading", name="Run a spider")).to_be_visible()
+    expect(page.get_by_label("Project")).to_have_value(DASHBOARD_PROJECT)
+    expect(page.get_by_label("Spider")).to_have_value("catalog")
+    page.get_by_label("Argument 1 name").fill("url")
+    page.get_by_label("Argument 1 value").fill(website.url("/page/0"))
+    page.get_by_label("Setting 1 name").fill("PRICEWATCH_MAX_PRICE")
+    page.get_by_label("Setting 1 value").fill("30")
+    page.get_by_role("button", name="Add setting").click()
+    expect(page.get_by_label("Setting 2 name")).to_be_focused()
+    page.keyboard.type("CONCURRENT_REQUESTS")
+    page.get_by_label("Setting 2 value").fill("2")
+    signed_in.screenshot("dashboard-run-form")
+    page.get_by_role("button", name="Run spider").click()
+    page.wait_for_url("**/#/jobs/*")
+    job_id = job_id_of(page)
+
+    expect(page.locator(".badge")).to_have_text("SUCCESS", timeout=WAIT_MS)
+    expect(page.locator("dl.facts")).to_contain_text(f"{DASHBOARD_PROJECT}/catalog")
+    expect(page.locator("dl.facts")).to_contain_text("1.0")
+    # The project's pipeline keeps the offers priced up to the job's 30: pages 0 to 3.
+    table = page.get_by_role("table", name="Items")
+    expect(table.locator("tbody tr")).to_have_count(4)
+    expect(page.get_by_role("region", name="Log").locator("pre")).to_contain_text(
+        f"offer page {website.url('/page/3')}: Page 3", timeout=WAIT_MS
+    )
+    signed_in.screenshot("dashboard-project-job")
+    job = api_client.get(f"/v1/jobs/{job_id}").json()
+    assert (job["project"], job["spider"], job["version"]) == (DASHBOARD_PROJECT, "catalog", "1.0")
+
+    page.get_by_role("link", name="Jobs", exact=True).click()
+    page.get_by_label("Project").fill(DASHBOARD_PROJECT)
+    page.get_by_label("Spider").fill("catalog")
+    page.get_by_role("button", name="Filter").click()
+    page.wait_for_url(f"**/#/jobs?project={DASHBOARD_PROJECT}&spider=catalog")
+    jobs = page.get_by_role("table", name="Recent jobs, newest first")
+    expect(jobs.locator(f'tr[data-job="{job_id}"]')).to_contain_text(f"{DASHBOARD_PROJECT}/catalog")
+    expect(jobs).not_to_contain_text(built_in[:8])
+
+
+def test_a_version_is_deleted_from_the_projects_page_after_confirming(
+    signed_in: BrowserSession, api_client: httpx.Client, pricewatch_egg: Path
+) -> None:
+    page = signed_in.page
+    project = f"{DASHBOARD_PROJECT}-old"
+    deploy(api_client, project, ["1.0", "2.0"], pricewatch_egg)
+    page.get_by_role("link", name="Projects").click()
+    delete = page.get_by_role("button", name=f"Delete version 1.0 of {project}")
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    delete.click()
+    expect(
+        page.get_by_role("table", name=f"Versions of {project}, the latest first").locator("tbody tr")
+    ).to_have_count(2)
+    page.once("dialog", lambda dialog: dialog.accept())
+    delete.click()
+    rows = page.get_by_role("table", name=f"Versions of {project}, the latest first").locator("tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows).to_contain_text("2.0")
+    assert [version["version"] for version in api_client.get(f"/v1/projects/{project}").json()["versions"]] == ["2.0"]
+    assert api_client.delete(f"/v1/projects/{project}").status_code == 204

@@ -64,18 +64,25 @@ export async function accepts(token) {
   return true;
 }
 
-// Server-Sent Events read with fetch(), because EventSource cannot send an
-// Authorization header. Yields {event, data} until the server ends the stream.
-export async function* events(path, signal) {
-  const response = await fetch(path, { headers: headers({ Accept: "text/event-stream" }), signal });
+// A response's text as it arrives (a followed log, an event stream), read with fetch()
+// because EventSource cannot send an Authorization header. Ends when the server ends it.
+export async function* textChunks(path, signal, accept = "text/plain") {
+  const response = await fetch(path, { headers: headers({ Accept: accept }), signal });
   if (response.status === 401) session.onUnauthorized();
   if (!response.ok) throw await problem(response);
   const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-  let buffer = "";
   for (;;) {
     const { value, done } = await reader.read();
     if (done) return;
-    buffer = (buffer + value).replace(/\r\n/g, "\n");
+    yield value;
+  }
+}
+
+// Server-Sent Events: yields {event, data} until the server ends the stream.
+export async function* events(path, signal) {
+  let buffer = "";
+  for await (const chunk of textChunks(path, signal, "text/event-stream")) {
+    buffer = (buffer + chunk).replace(/\r\n/g, "\n");
     let end;
     while ((end = buffer.indexOf("\n\n")) >= 0) {
       const block = buffer.slice(0, end);

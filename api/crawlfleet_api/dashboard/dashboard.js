@@ -1,7 +1,7 @@
 // The dashboard: hash-routed views over the crawlfleet API. Plain DOM, no framework;
 // text goes in through textContent only, so nothing a crawl scraped can become markup.
 
-import { accepts, ApiError, download, events, request, session } from "/ui/client.js";
+import { accepts, ApiError, download, events, request, session, textChunks } from "/ui/client.js";
 
 const STATES = ["PENDING", "RECEIVED", "STARTED", "PROGRESS", "SUCCESS", "FAILURE", "RETRY", "REVOKED"];
 const FINISHED = new Set(["SUCCESS", "FAILURE", "REVOKED"]);
@@ -10,6 +10,8 @@ const FINISHED = new Set(["SUCCESS", "FAILURE", "REVOKED"]);
 const MAX_LIVE_ROWS = 4;
 const LIST_REFRESH_MS = 5000;
 const ITEMS_PAGE = 50;
+// The job page keeps the newest lines of the log it follows; the API has all of them.
+const LOG_TAIL_LINES = 1000;
 
 const view = document.getElementById("view");
 const notice = document.getElementById("notice");
@@ -69,6 +71,10 @@ function progressBar(job, label) {
   return h("div", { class: "progress" }, bar, h("span", { class: "progress-text" }, text));
 }
 
+function spiderOf(job) {
+  return job.project ? `${job.project}/${job.spider}` : "built-in";
+}
+
 function shortId(id) {
   return id.length > 13 ? `${id.slice(0, 8)}…` : id;
 }
@@ -125,6 +131,7 @@ function jobRow(job) {
       h("td", {}, h("a", { href: `#/jobs/${encodeURIComponent(current.id)}`, title: current.id }, shortId(current.id))),
       h("td", {}, badge(current.state)),
       h("td", {}, current.queue),
+      h("td", {}, spiderOf(current)),
       h("td", {}, when(current.submittedAt)),
       h("td", {}, duration(current)),
       h("td", {}, progressBar(current, `Progress of job ${current.id}`)),
@@ -135,9 +142,13 @@ function jobRow(job) {
   return row;
 }
 
+// The jobs list's filters: the query of the page's hash and of the API call alike.
+const JOB_FILTERS = ["state", "queue", "project", "spider"];
+
 function jobsView(params) {
   const state = params.get("state") || "";
-  const queue = params.get("queue") || "";
+  const text = (name, label, size, maxlength) =>
+    h("label", {}, `${label} `, h("input", { name, value: params.get(name) || "", maxlength, size }));
   const filters = h(
     "form",
     { class: "filters", role: "search", onsubmit: (event) => {
@@ -149,7 +160,9 @@ function jobsView(params) {
     h("label", {}, "State ", h("select", { name: "state" },
       h("option", { value: "" }, "any"),
       STATES.map((name) => h("option", { value: name, selected: name === state }, name)))),
-    h("label", {}, "Queue ", h("input", { name: "queue", value: queue, maxlength: "63", size: "12" })),
+    text("queue", "Queue", "12", "63"),
+    text("project", "Project", "14", "100"),
+    text("spider", "Spider", "14", "128"),
     h("button", { type: "submit" }, "Filter"),
   );
   const body = h("tbody");
@@ -158,7 +171,7 @@ function jobsView(params) {
     { class: "jobs" },
     h("caption", {}, "Recent jobs, newest first"),
     h("thead", {}, h("tr", {},
-      ["Job", "State", "Queue", "Submitted", "Duration", "Progress", ""].map((name) => h("th", { scope: "col" }, name)))),
+      ["Job", "State", "Queue", "Spider", "Submitted", "Duration", "Progress", ""].map((name) => h("th", { scope: "col" }, name)))),
     body,
   );
   const more = h("button", { type: "button", hidden: true }, "Older jobs");
@@ -194,8 +207,7 @@ function jobsView(params) {
 
   async function load(append) {
     const query = new URLSearchParams({ limit: "25" });
-    if (state) query.set("state", state);
-    if (queue) query.set("queue", queue);
+    for (const name of JOB_FILTERS) if (params.get(name)) query.set(name, params.get(name));
     if (append && cursor) query.set("cursor", cursor);
     const page = await request("GET", `/v1/jobs?${query}`);
     if (append || cursor === null) {
@@ -232,6 +244,36 @@ function itemsTable(items) {
   );
 }
 
+// The job's crawl log, followed while the job runs (the API ends the stream when it
+// ends); only the newest LOG_TAIL_LINES lines stay on the page.
+function logSection(path, signal) {
+  const text = h("pre", { class: "log", tabindex: "0", "aria-labelledby": "log-heading" });
+  const state = h("p", { class: "log-state", role: "status" }, "Reading the log…");
+  let lines = [];
+  let partial = "";
+  function show(chunk) {
+    const parts = (partial + chunk).split("\n");
+    partial = parts.pop();
+    lines = lines.concat(parts).slice(-LOG_TAIL_LINES);
+    const atEnd = text.scrollTop + text.clientHeight >= text.scrollHeight - 4;
+    text.textContent = lines.join("\n");
+    if (atEnd) text.scrollTop = text.scrollHeight;
+  }
+  (async () => {
+    try {
+      state.textContent = "Following the log…";
+      for await (const chunk of textChunks(`${path}/log?follow=true`, signal)) show(chunk);
+      if (partial) show("\n");
+      state.textContent = lines.length ? "The log is complete." : "The crawl logged nothing.";
+    } catch (error) {
+      if (signal.aborted) return;
+      state.textContent = "The log could not be read.";
+      fail(error);
+    }
+  })();
+  return h("section", { "aria-labelledby": "log-heading" }, h("h2", { id: "log-heading" }, "Log"), state, text);
+}
+
 function jobView(jobId) {
   const path = `/v1/jobs/${encodeURIComponent(jobId)}`;
   const heading = h("h1", {}, "Job ", h("code", {}, jobId));
@@ -251,6 +293,7 @@ function jobView(jobId) {
     summary,
     problems,
     h("section", { "aria-labelledby": "items-heading" }, h("h2", { id: "items-heading" }, "Items"), downloads, itemsArea, pager),
+    logSection(path, viewScope.signal),
   );
 
   // The first page of items follows the job while it runs; later pages stay put.
@@ -261,6 +304,8 @@ function jobView(jobId) {
       progressBar(job, "Progress of this job"),
       h("dl", { class: "facts" },
         h("dt", {}, "Queue"), h("dd", {}, job.queue),
+        h("dt", {}, "Spider"), h("dd", {}, spiderOf(job)),
+        job.version ? [h("dt", {}, "Version"), h("dd", {}, job.version)] : null,
         h("dt", {}, "Tenant"), h("dd", {}, job.tenant),
         h("dt", {}, "Submitted"), h("dd", {}, when(job.submittedAt)),
         h("dt", {}, "Started"), h("dd", {}, when(job.startedAt)),
@@ -324,6 +369,20 @@ function parseExtract(text) {
   return extract;
 }
 
+// Submit the job `spec()` makes from a form, and open its page; a refusal (the API's, or
+// the form's own before anything is sent) is listed field by field in `errors`.
+async function startJob(spec, errors, what) {
+  try {
+    const accepted = await request("POST", "/v1/jobs", spec());
+    say(`Job ${accepted.id} queued.`);
+    location.hash = `#/jobs/${encodeURIComponent(accepted.id)}`;
+  } catch (error) {
+    if (!(error instanceof ApiError)) return fail(error);
+    errors.replaceChildren(h("p", {}, `${what} was not started:`), h("ul", {}, error.message.split("; ").map((line) => h("li", {}, line))));
+    errors.focus();
+  }
+}
+
 function submitView() {
   const errors = h("div", { role: "alert", class: "form-errors" });
   const form = h(
@@ -347,29 +406,182 @@ function submitView() {
     event.preventDefault();
     errors.replaceChildren();
     const data = new FormData(form);
-    try {
-      const spec = {
-        startUrls: data.get("startUrls").split(/\s+/).filter(Boolean),
-        extract: parseExtract(data.get("extract")),
-        maxPages: Number(data.get("maxPages")),
-        maxDepth: Number(data.get("maxDepth")),
-        concurrency: Number(data.get("concurrency")),
-        queue: data.get("queue"),
-        priority: Number(data.get("priority")),
-        followLinks: data.get("followLinks") === "on",
-        obeyRobotsTxt: data.get("obeyRobotsTxt") === "on",
-      };
-      const accepted = await request("POST", "/v1/jobs", spec);
-      say(`Job ${accepted.id} queued.`);
-      location.hash = `#/jobs/${encodeURIComponent(accepted.id)}`;
-    } catch (error) {
-      if (!(error instanceof ApiError)) return fail(error);
-      errors.replaceChildren(h("p", {}, "The crawl was not started:"), h("ul", {}, error.message.split("; ").map((line) => h("li", {}, line))));
-      errors.focus();
-    }
+    await startJob(() => ({
+      startUrls: data.get("startUrls").split(/\s+/).filter(Boolean),
+      extract: parseExtract(data.get("extract")),
+      maxPages: Number(data.get("maxPages")),
+      maxDepth: Number(data.get("maxDepth")),
+      concurrency: Number(data.get("concurrency")),
+      queue: data.get("queue"),
+      priority: Number(data.get("priority")),
+      followLinks: data.get("followLinks") === "on",
+      obeyRobotsTxt: data.get("obeyRobotsTxt") === "on",
+    }), errors, "The crawl");
   });
   errors.tabIndex = -1;
   view.replaceChildren(h("h1", {}, "New crawl"), errors, form);
+}
+
+// ---- Projects ------------------------------------------------------------------
+
+function runLink(project, spider, queue) {
+  const query = new URLSearchParams({ project: project.name, spider });
+  if (queue) query.set("queue", queue);
+  return h("a", { href: `#/run?${query}`, "aria-label": `Run ${project.name}/${spider}` }, spider);
+}
+
+async function deleteVersion(project, version, reload) {
+  if (!window.confirm(`Delete version ${version} of ${project}? Queued jobs pinned to it will fail.`)) return;
+  try {
+    await request("DELETE", `/v1/projects/${encodeURIComponent(project)}/versions/${encodeURIComponent(version)}`);
+    say(`Version ${version} of ${project} deleted.`);
+    reload();
+  } catch (error) {
+    fail(error);
+  }
+}
+
+function projectSection(project, reload) {
+  const heading = h("h2", {}, project.name);
+  if (project.source === "image") {
+    return h("section", { "aria-label": `Project ${project.name}` }, heading,
+      project.installed.map((pool) => h("p", {},
+        `Installed in the worker image of queue ${pool.queue}. Spiders: `,
+        pool.spiders.flatMap((spider, index) => [index ? ", " : "", runLink(project, spider, pool.queue)]))));
+  }
+  // Newest first on the page; the API lists them oldest first, the latest last.
+  const versions = [...project.versions].reverse();
+  return h("section", { "aria-label": `Project ${project.name}` }, heading, h(
+    "table",
+    { class: "versions" },
+    h("caption", {}, `Versions of ${project.name}, the latest first`),
+    h("thead", {}, h("tr", {}, ["Version", "Spiders", "Deployed", "Size", ""].map((name) => h("th", { scope: "col" }, name)))),
+    h("tbody", {}, versions.map((version, index) => h("tr", { "data-version": version.version },
+      h("td", {}, version.version, index === 0 ? h("span", { class: "latest" }, " latest") : null),
+      h("td", {}, index === 0
+        ? version.spiders.flatMap((spider, at) => [at ? ", " : "", runLink(project, spider)])
+        : version.spiders.join(", ")),
+      h("td", {}, when(version.uploadedAt)),
+      h("td", {}, `${(version.size / 1024).toFixed(1)} KiB`),
+      h("td", {}, h("button", {
+        type: "button",
+        class: "danger",
+        "aria-label": `Delete version ${version.version} of ${project.name}`,
+        onclick: () => deleteVersion(project.name, version.version, reload),
+      }, "Delete"))))),
+  ));
+}
+
+function projectsView() {
+  const area = h("div");
+  view.replaceChildren(
+    h("h1", {}, "Projects"),
+    h("p", {}, "Scrapy projects your jobs can run. Deploy one with ", h("code", {}, "crawlfleet deploy"), " or ",
+      h("code", {}, "scrapyd-deploy"), "; deleting a version needs a token with the deploy role."),
+    area,
+  );
+  async function load() {
+    const catalog = await request("GET", "/v1/projects");
+    area.replaceChildren(...(catalog.projects.length
+      ? catalog.projects.map((project) => projectSection(project, () => load().catch(fail)))
+      : [h("p", {}, "No projects yet.")]));
+  }
+  load().catch(fail);
+}
+
+// ---- Run a project's spider -----------------------------------------------------
+
+// Rows of name and value inputs (a spider's arguments, Scrapy settings), each labelled.
+function pairsFieldset(legend, noun, hint) {
+  const rows = h("div", { class: "pairs" });
+  function addRow() {
+    const number = rows.children.length + 1;
+    const row = h("div", { class: "pair row" },
+      h("label", {}, `${noun} ${number} name `, h("input", { name: `${noun}-name`, class: "pair-name", spellcheck: "false" })),
+      h("label", {}, `${noun} ${number} value `, h("input", { name: `${noun}-value`, class: "pair-value", spellcheck: "false" })),
+      h("button", { type: "button", class: "quiet", "aria-label": `Remove ${noun.toLowerCase()} ${number}`, onclick: () => row.remove() }, "Remove"));
+    rows.append(row);
+    return row;
+  }
+  const fieldset = h("fieldset", {}, h("legend", {}, legend), h("small", {}, hint), rows,
+    h("button", { type: "button", onclick: () => addRow().querySelector("input").focus() }, `Add ${noun.toLowerCase()}`));
+  fieldset.values = () => {
+    const values = {};
+    for (const row of rows.children) {
+      const name = row.querySelector(".pair-name").value.trim();
+      if (name) values[name] = row.querySelector(".pair-value").value;
+    }
+    return values;
+  };
+  addRow();
+  return fieldset;
+}
+
+function runView(params) {
+  const errors = h("div", { role: "alert", class: "form-errors", tabindex: "-1" });
+  const projectSelect = h("select", { name: "project", required: true });
+  const spiderSelect = h("select", { name: "spider", required: true });
+  const versionSelect = h("select", { name: "version" });
+  const queue = h("input", { name: "queue", value: params.get("queue") || "default", maxlength: "63" });
+  const args = pairsFieldset("Spider arguments", "Argument", "As scrapy crawl -a NAME=VALUE.");
+  const scrapySettings = pairsFieldset("Settings", "Setting", "Scrapy settings over the project's, as scrapy crawl -s NAME=VALUE.");
+  const form = h(
+    "form",
+    { class: "submit", novalidate: true },
+    h("div", { class: "row" },
+      field("Project", projectSelect),
+      field("Spider", spiderSelect),
+      field("Version", versionSelect),
+      field("Queue", queue),
+      field("Priority", h("input", { name: "priority", type: "number", min: "0", max: "9", value: "5" }), "0 lowest, 9 highest")),
+    args,
+    scrapySettings,
+    h("button", { type: "submit", class: "primary" }, "Run spider"),
+  );
+  view.replaceChildren(h("h1", {}, "Run a spider"), errors, form);
+
+  let catalog = [];
+  function choose(name, wantedSpider) {
+    const project = catalog.find((candidate) => candidate.name === name);
+    const spiders = !project ? []
+      : project.source === "image" ? [...new Set(project.installed.flatMap((pool) => pool.spiders))].sort()
+      : project.versions.at(-1).spiders;
+    spiderSelect.replaceChildren(...spiders.map((spider) => h("option", { value: spider, selected: spider === wantedSpider }, spider)));
+    versionSelect.replaceChildren(h("option", { value: "" }, "latest"),
+      ...(project?.versions ?? []).slice().reverse().map((version) => h("option", { value: version.version }, version.version)));
+    versionSelect.disabled = !project || project.source === "image";
+    if (project?.source === "image" && !params.get("queue")) queue.value = project.installed[0].queue;
+  }
+  projectSelect.addEventListener("change", () => choose(projectSelect.value));
+
+  request("GET", "/v1/projects")
+    .then((page) => {
+      catalog = page.projects;
+      if (!catalog.length) {
+        errors.replaceChildren(h("p", {}, "No projects to run yet: deploy one with crawlfleet deploy."));
+        return;
+      }
+      const wanted = params.get("project") || catalog[0].name;
+      projectSelect.replaceChildren(...catalog.map((project) => h("option", { value: project.name, selected: project.name === wanted }, project.name)));
+      choose(projectSelect.value, params.get("spider"));
+    })
+    .catch(fail);
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    errors.replaceChildren();
+    const data = new FormData(form);
+    const spec = {
+      project: data.get("project"),
+      spider: data.get("spider"),
+      spiderArgs: args.values(),
+      settings: scrapySettings.values(),
+      queue: data.get("queue"),
+      priority: Number(data.get("priority")),
+    };
+    if (data.get("version")) spec.version = data.get("version");
+    await startJob(() => spec, errors, "The spider");
+  });
 }
 
 // ---- Worker pools --------------------------------------------------------------
@@ -459,6 +671,8 @@ function route() {
   if (parts[0] === "jobs" && parts[1]) jobView(decodeURIComponent(parts[1]));
   else if (parts[0] === "submit") submitView();
   else if (parts[0] === "pools") poolsView();
+  else if (parts[0] === "projects") projectsView();
+  else if (parts[0] === "run") runView(params);
   else jobsView(params);
 }
 
