@@ -29,11 +29,11 @@ def scrapy_settings(spec: JobSpec, settings: Settings) -> dict[str, Any]:
         "DEPTH_LIMIT": spec.max_depth,
         # Breadth first, so that maxPages keeps the pages nearest the start.
         "DEPTH_PRIORITY": 1,
-        "SCHEDULER_DISK_QUEUE": "scrapy.squeues.PickleFifoDiskQueue",
-        "SCHEDULER_MEMORY_QUEUE": "scrapy.squeues.FifoMemoryQueue",
-        # maxPages exactly: the scheduler hands out requests within the page budget,
-        # and the downloader tells it how each fetch ended.
-        "SCHEDULER": "crawlfleet_workers.budget.BudgetScheduler",
+        # The job's frontier in Redis: resumable, shared by every process crawling the
+        # job, and holding maxPages exactly: the scheduler hands out requests within the
+        # page budget, and the downloader tells it how each fetch ended.
+        "SCHEDULER": "crawlfleet_workers.frontier.FrontierScheduler",
+        "DUPEFILTER_CLASS": "crawlfleet_workers.frontier.FrontierDupeFilter",
         "DOWNLOADER": "crawlfleet_workers.budget.SignallingDownloader",
         PAGE_BUDGET_SETTING: spec.max_pages,
         "CLOSESPIDER_TIMEOUT": spec.time_limit(settings.soft_time_limit_seconds),

@@ -6,7 +6,7 @@ settings (`crawlfleet_workers.crawling.scrapy_settings`)."""
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from itemadapter import ItemAdapter
 from scrapy import Spider, signals
@@ -15,11 +15,13 @@ from twisted.internet.task import LoopingCall
 from crawlfleet_core.model.status import Progress
 from crawlfleet_core.store.jobs import JobStore
 from crawlfleet_workers.bookkeeping import patient_job_store
-from crawlfleet_workers.budget import BudgetScheduler
 from crawlfleet_workers.feeds import feed_stats
 from crawlfleet_workers.item_keys import ItemKeys, content_key
 from crawlfleet_workers.spider import JobSpider
 from crawlfleet_workers.supervisor import send_report
+
+if TYPE_CHECKING:
+    from crawlfleet_workers.frontier import FrontierScheduler
 
 JOB_ID_SETTING = "CRAWLFLEET_JOB_ID"
 PLATFORM_SETTING = "CRAWLFLEET_PLATFORM_SETTINGS"
@@ -30,8 +32,9 @@ ITEM_BATCH_SIZE = 100
 ITEMS_STORED_STAT = "crawlfleet/items_stored"
 
 progress_due = object()
-"""Scrapy signal sent just before each progress report, so that the items it counts
-are in the job's stream by the time a client reads the report."""
+"""Scrapy signal sent when the items yielded so far must be in the job's stream: just
+before each progress report, so that a client reading it finds the items it counts,
+and before the frontier acknowledges the requests the items came from."""
 
 
 class ItemStream:
@@ -94,15 +97,18 @@ class ProgressReport:
 
     def progress(self, spider: JobSpider) -> Progress:
         return Progress(
-            pages=spider.pages,
+            pages=self.scheduler().pages(),
             items=self.crawler.stats.get_value(ITEMS_STORED_STAT, 0),
             errors=spider.errors,
             percent=self.percent(),
         )
 
+    def scheduler(self) -> FrontierScheduler:
+        scheduler: FrontierScheduler = self.crawler.engine.scheduler  # the crawl's settings name it
+        return scheduler
+
     def percent(self) -> float:
-        scheduler: BudgetScheduler = self.crawler.engine.scheduler  # the crawl's settings name it
-        return scheduler.percent()
+        return self.scheduler().percent()
 
     def spider_opened(self, spider: JobSpider) -> None:
         # Made only now: a LoopingCall made before the crawl runs would import (and
@@ -134,7 +140,7 @@ class ProgressReport:
                 "progress": self.progress(spider).model_copy(update={"percent": 100.0}).model_dump(),
                 "stats": {
                     "finish_reason": reason,
-                    "pages": spider.pages,
+                    "pages": self.scheduler().pages(),
                     "items": stats.get_value(ITEMS_STORED_STAT, 0),
                     "errors": spider.errors,
                     "skipped": spider.skipped,

@@ -75,3 +75,12 @@ def pool_reports() -> str:
 def queue_lists(queue: str) -> list[str]:
     """Every Redis list that holds waiting tasks of `queue`, highest priority first."""
     return [queue if step == 0 else f"{queue}{PRIORITY_SEPARATOR}{step}" for step in PRIORITY_STEPS]
+
+
+FRONTIER_PARTS = ("queue", "requests", "seen", "in-flight", "counters")
+"""The parts of a job's crawl frontier (`crawlfleet_core.store.frontier`), in the order its scripts take them."""
+
+
+def frontier_keys(job_id: str) -> list[str]:
+    """The keys of the job's crawl frontier, one per part of `FRONTIER_PARTS`."""
+    return [f"{PREFIX}:frontier:{job_id}:{part}" for part in FRONTIER_PARTS]
