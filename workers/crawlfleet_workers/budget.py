@@ -30,8 +30,6 @@ if TYPE_CHECKING:
     from twisted.python.failure import Failure
 
 PAGE_BUDGET_SETTING = "CRAWLFLEET_PAGE_BUDGET"
-BUDGET_SPENT_REASON = "closespider_pagecount"
-"""Scrapy's own finish reason for a page limit: the budget was spent with requests left unfetched."""
 
 fetch_ended = object()
 """Scrapy signal sent as every fetch ends, with the `request` and its `outcome`: the

@@ -14,18 +14,21 @@ from crawlfleet_core.model.jobs import JobSpec
 from crawlfleet_core.settings import Settings
 from crawlfleet_workers.budget import PAGE_BUDGET_SETTING
 from crawlfleet_workers.feeds import feed_settings
+from crawlfleet_workers.frontier import SHARD_SETTING
 from crawlfleet_workers.guards import ALLOWED_NETWORKS_SETTING
 from crawlfleet_workers.reporting import JOB_ID_SETTING, PLATFORM_SETTING, REPORT_FD_SETTING
 from crawlfleet_workers.spider import JobSpider
 
 
 def scrapy_settings(spec: JobSpec, settings: Settings) -> dict[str, Any]:
+    # The shards share the job's concurrency, so that a site sees the job's, however many crawl it.
+    concurrency = spec.concurrency // spec.shards
     return {
         "BOT_NAME": "crawlfleet",
         "USER_AGENT": "crawlfleet/0.1",
         "ROBOTSTXT_OBEY": spec.obey_robots_txt,
-        "CONCURRENT_REQUESTS": spec.concurrency,
-        "CONCURRENT_REQUESTS_PER_DOMAIN": spec.concurrency,
+        "CONCURRENT_REQUESTS": concurrency,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": concurrency,
         "DEPTH_LIMIT": spec.max_depth,
         # Breadth first, so that maxPages keeps the pages nearest the start.
         "DEPTH_PRIORITY": 1,
@@ -110,8 +113,8 @@ def preload_crawl_components() -> None:
             load_object(path)
 
 
-def crawl(job_id: str, spec: JobSpec, settings: Settings, report_fd: int) -> None:
-    """Run the job's crawl to its end, reporting on `report_fd`; raise if Scrapy failed to run it."""
+def crawl(job_id: str, spec: JobSpec, settings: Settings, report_fd: int, shard: int = 0) -> None:
+    """Run the job's crawl (its `shard`) to its end, reporting on `report_fd`; raise if Scrapy failed to run it."""
     # Scrapy logs every request and item at DEBUG; the worker's log keeps INFO and up.
     logging.getLogger("scrapy").setLevel(logging.INFO)
     process = CrawlerProcess(
@@ -120,6 +123,7 @@ def crawl(job_id: str, spec: JobSpec, settings: Settings, report_fd: int) -> Non
             **feed_settings(spec, settings),
             JOB_ID_SETTING: job_id,
             REPORT_FD_SETTING: report_fd,
+            SHARD_SETTING: str(shard),
         }
     )
     failures: list[str] = []

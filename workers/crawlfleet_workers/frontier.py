@@ -18,7 +18,13 @@ the items that response yielded are in the job's stream: the scheduler asks for 
 items to be stored (`reporting.progress_due`) before it acknowledges. A crawl killed
 at any point leaves its unacknowledged requests in flight under its shard's name, and
 the next run of that shard puts them back in the queue as it opens: a page whose
-items were stored is never fetched again, and no page's items are lost."""
+items were stored is never fetched again, and no page's items are lost.
+
+With several shards (`shards` in the job's spec), one shard's engine running dry does
+not end the crawl: another may be parsing a page whose links are about to arrive. A
+shard ends its crawl when the frontier says the job's crawl is over
+(`crawlfleet_core.model.frontier.finish_reason`), and meanwhile looks for new
+requests every tick."""
 
 from __future__ import annotations
 
@@ -29,16 +35,17 @@ from typing import TYPE_CHECKING, Any, Self
 from scrapy import Request, signals
 from scrapy.core.scheduler import BaseScheduler
 from scrapy.dupefilters import RFPDupeFilter
-from scrapy.exceptions import CloseSpider
+from scrapy.exceptions import CloseSpider, DontCloseSpider
 from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError, HttpErrorMiddleware
 from scrapy.utils.misc import build_from_crawler, load_object
 from scrapy.utils.request import request_from_dict
 from twisted.internet.task import LoopingCall
 
+from crawlfleet_core.model.frontier import BUDGET_SPENT_REASON, finish_reason
 from crawlfleet_core.store.frontier import Frontier
 from crawlfleet_workers.bookkeeping import patient_job_store
-from crawlfleet_workers.budget import BUDGET_SPENT_REASON, PAGE_BUDGET_SETTING, fetch_ended
+from crawlfleet_workers.budget import PAGE_BUDGET_SETTING, fetch_ended
 from crawlfleet_workers.reporting import JOB_ID_SETTING, PLATFORM_SETTING, progress_due
 
 if TYPE_CHECKING:
@@ -50,9 +57,14 @@ SHARD_SETTING = "CRAWLFLEET_SHARD"
 """The name under which this crawl process holds requests in flight; a process that
 runs again under the same name takes back what the one before it held."""
 
-ACKNOWLEDGE_INTERVAL_SECONDS = 0.1
-"""How often processed requests are acknowledged: a crawl killed fetches again the
-pages processed since the last time, and storing their items costs one round trip."""
+TICK_SECONDS = 0.1
+"""How often the scheduler acknowledges the requests processed, renews its shard's
+lease and looks for requests other shards added: a crawl killed fetches again the
+pages processed since the last time, and each costs a round trip or two."""
+LEASE_SECONDS = 30
+"""How long a shard that stopped renewing its lease holds its requests in flight.
+Longer than a live crawl's reactor is ever busy between two ticks; a dead shard whose
+task is redelivered takes them back sooner, as it opens."""
 
 
 def job_frontier(crawler: Crawler) -> Frontier:
@@ -121,7 +133,7 @@ class FrontierScheduler(BaseScheduler):
         self.http_errors = build_from_crawler(HttpErrorMiddleware, crawler)
         self.handed: dict[Request, str] = {}
         """Requests handed to the engine and not yet acknowledged, with their frontier ids."""
-        self.acknowledger: LoopingCall | None = None
+        self.ticker: LoopingCall | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -140,17 +152,18 @@ class FrontierScheduler(BaseScheduler):
 
     def open(self, spider: Spider) -> None:
         self.spider = spider
+        self.frontier.renew(self.shard, LEASE_SECONDS)
         # What an earlier run of this shard held when it died is to be fetched again.
         reclaimed = self.frontier.reclaim(self.shard)
         if reclaimed:
             spider.logger.info("resuming the crawl: %d requests in flight when it stopped are queued again", reclaimed)
-        self.acknowledger = LoopingCall(self.acknowledge)
-        self.acknowledger.start(ACKNOWLEDGE_INTERVAL_SECONDS, now=False)
+        self.ticker = LoopingCall(self.tick)
+        self.ticker.start(TICK_SECONDS, now=False)
 
     def close(self, reason: str) -> None:
         # The item pipelines have closed, and so stored every item, before the scheduler closes.
-        if self.acknowledger is not None and self.acknowledger.running:
-            self.acknowledger.stop()
+        if self.ticker is not None and self.ticker.running:
+            self.ticker.stop()
         self.frontier.acknowledge(self.processed())
         self.dupefilter.close(reason)
 
@@ -212,11 +225,25 @@ class FrontierScheduler(BaseScheduler):
             self.crawler.signals.send_catch_log(progress_due)
             self.frontier.acknowledge(done)
 
+    def tick(self) -> None:
+        self.acknowledge()
+        self.frontier.renew(self.shard, LEASE_SECONDS)
+        # Another shard may have queued requests: the engine asks for them at once,
+        # rather than at its next heartbeat, seconds away. Scrapy has no public call for this.
+        slot = self.crawler.engine._slot if self.crawler.engine is not None else None
+        if slot is not None:
+            slot.nextcall.schedule()
+
     def idle(self) -> None:
-        """Say why a crawl whose budget is spent ends, when requests were left unfetched."""
-        counts = self.frontier.counts()
-        if counts.pages >= self.frontier.limit and counts.waiting:
-            raise CloseSpider(BUDGET_SPENT_REASON)
+        """Keep the crawl open until the job's crawl is over, across every shard, and say
+        why it ended when the budget was spent with requests left unfetched."""
+        self.acknowledge()
+        self.frontier.reclaim_expired()
+        reason = finish_reason(self.frontier.counts(), self.frontier.limit)
+        if reason is None:
+            raise DontCloseSpider
+        if reason == BUDGET_SPENT_REASON:
+            raise CloseSpider(reason)
 
     def pages(self) -> int:
         """Pages the job has fetched, over all its runs and shards."""

@@ -71,6 +71,8 @@ class ItemStream:
 
     def close_spider(self, spider: Spider | None = None) -> None:
         self.flush()
+        # Other shards of the job may have stored items since this one last did.
+        self.crawler.stats.set_value(ITEMS_STORED_STAT, self.store.items_stored(self.job_id))
 
     def flush(self) -> None:
         if self.batch:

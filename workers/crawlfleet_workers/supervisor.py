@@ -54,13 +54,15 @@ def send_report(fd: int, report: dict[str, Any]) -> None:
     os.write(fd, json.dumps(report).encode() + b"\n")
 
 
-def run_crawl(job_id: str, spec: JobSpec, settings: Settings, on_progress: Callable[[Progress], None]) -> CrawlOutcome:
-    """Crawl in a child process; call `on_progress` as reports arrive; return how it ended."""
+def run_crawl(
+    job_id: str, spec: JobSpec, settings: Settings, on_progress: Callable[[Progress], None], shard: int = 0
+) -> CrawlOutcome:
+    """Crawl (the job's `shard`) in a child process; call `on_progress` as reports arrive; return how it ended."""
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:
         os.close(read_fd)
-        _child_main(job_id, spec, settings, write_fd)
+        _child_main(job_id, spec, settings, write_fd, shard)
     os.close(write_fd)
     stats: dict[str, Any] | None = None
     error: str | None = None
@@ -96,7 +98,7 @@ def run_crawl(job_id: str, spec: JobSpec, settings: Settings, on_progress: Calla
     return CrawlOutcome(stats=stats, exit_description=describe_exit(status), timed_out=timed_out, error=error)
 
 
-def _child_main(job_id: str, spec: JobSpec, settings: Settings, write_fd: int) -> None:
+def _child_main(job_id: str, spec: JobSpec, settings: Settings, write_fd: int, shard: int) -> None:
     """The forked crawl process. Never returns: it must not run the pool's code."""
     code = 1
     try:
@@ -109,7 +111,7 @@ def _child_main(job_id: str, spec: JobSpec, settings: Settings, write_fd: int) -
         # and only a worker has Scrapy preloaded, so this costs the fork nothing.
         from crawlfleet_workers.crawling import crawl
 
-        crawl(job_id, spec, settings, write_fd)
+        crawl(job_id, spec, settings, write_fd, shard)
         code = 0
     except BaseException:
         traceback.print_exc()

@@ -15,6 +15,10 @@ A request moves through it so:
 A shard that died leaves its requests in flight; `reclaim` puts them back in the queue,
 in their old places, and takes back what they held of the budget, so that a page
 fetched but not acknowledged is fetched, and counted, once more, and no page is lost.
+A shard reclaims what it held itself when it runs again (its task redelivered or
+retried); one that never comes back is found out by its lease (`renew`), which it
+renews while it runs, and what it held is reclaimed by any other once that runs out
+(`reclaim_expired`).
 
 Every step is one Lua script, so that the budget holds across any number of processes
 sharing the frontier, and a process killed between two steps leaves it consistent.
@@ -22,10 +26,9 @@ Requests are stored as JSON."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import redis
 
+from crawlfleet_core.model.frontier import FrontierCounts
 from crawlfleet_core.store import keys
 
 # Every script takes the frontier's keys in the order of keys.FRONTIER_PARTS:
@@ -33,7 +36,8 @@ from crawlfleet_core.store import keys
 # sequence number, so that ties come out first in first out), KEYS[2] requests (id to
 # JSON), KEYS[3] seen (fingerprints), KEYS[4] in flight (id to "state|score|shard",
 # state t: taken, p: fetched as a page, o: fetched otherwise), KEYS[5] counters (pages,
-# slots held, the sequence).
+# slots held, the sequence), KEYS[6] shards (name to when its lease runs out, in
+# milliseconds of Redis's clock).
 KEEP = """
 local function keep(ttl)
     for i = 1, #KEYS do
@@ -108,14 +112,29 @@ end
 return done
 """
 
-# ARGV: shard. Its requests in flight go back to the queue with their scores, and give
-# back their slot, or the page their fetch counted.
+# ARGV: a shard, or '' for every shard whose lease has run out. Their requests in flight
+# go back to the queue with their scores, and give back their slot, or the page their
+# fetch counted.
 RECLAIM_SCRIPT = """
+local reclaiming = {}
+if ARGV[1] ~= '' then
+    reclaiming[ARGV[1]] = true
+else
+    local time = redis.call('TIME')
+    local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+    local leases = redis.call('HGETALL', KEYS[6])
+    for i = 1, #leases, 2 do
+        if tonumber(leases[i + 1]) < now then
+            reclaiming[leases[i]] = true
+            redis.call('HDEL', KEYS[6], leases[i])
+        end
+    end
+end
 local entries = redis.call('HGETALL', KEYS[4])
 local reclaimed = 0
 for i = 1, #entries, 2 do
     local state, score, shard = string.match(entries[i + 1], '^(%a)|([^|]*)|(.*)$')
-    if shard == ARGV[1] then
+    if reclaiming[shard] then
         if state == 't' then
             redis.call('HINCRBY', KEYS[5], 'slots', -1)
         elseif state == 'p' then
@@ -129,18 +148,19 @@ end
 return reclaimed
 """
 
+# ARGV: shard, lease milliseconds, TTL.
+RENEW_SCRIPT = (
+    KEEP
+    + """
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+redis.call('HSET', KEYS[6], ARGV[1], now + tonumber(ARGV[2]))
+keep(ARGV[3])
+"""
+)
+
 NO_BUDGET = 2**53
 """A page budget no crawl reaches, for a frontier without one."""
-
-
-@dataclass(frozen=True)
-class FrontierCounts:
-    pages: int
-    """Pages fetched, acknowledged or not."""
-    in_flight: int
-    """Requests taken whose fetch has not ended: each holds a slot of the budget."""
-    waiting: int
-    """Requests in the queue."""
 
 
 class Frontier:
@@ -156,6 +176,7 @@ class Frontier:
         self._settle = client.register_script(SETTLE_SCRIPT)
         self._acknowledge = client.register_script(ACKNOWLEDGE_SCRIPT)
         self._reclaim = client.register_script(RECLAIM_SCRIPT)
+        self._renew = client.register_script(RENEW_SCRIPT)
 
     @property
     def queue_key(self) -> str:
@@ -164,6 +185,10 @@ class Frontier:
     @property
     def seen_key(self) -> str:
         return self.keys[2]
+
+    @property
+    def in_flight_key(self) -> str:
+        return self.keys[3]
 
     @property
     def counters_key(self) -> str:
@@ -197,12 +222,22 @@ class Frontier:
         """Put `shard`'s requests in flight back in the queue; how many there were."""
         return int(self._reclaim(keys=self.keys, args=[shard]))
 
+    def reclaim_expired(self) -> int:
+        """Put the requests in flight of every shard whose lease ran out back in the queue."""
+        return int(self._reclaim(keys=self.keys, args=[""]))
+
+    def renew(self, shard: str, lease_seconds: float) -> None:
+        """Hold `shard`'s lease for `lease_seconds` from now."""
+        self._renew(keys=self.keys, args=[shard, round(lease_seconds * 1000), self.ttl_seconds])
+
     def counts(self) -> FrontierCounts:
-        pipe = self.client.pipeline(transaction=False)
+        """The frontier's counts, read at one instant."""
+        pipe = self.client.pipeline(transaction=True)
         pipe.hmget(self.counters_key, "pages", "slots")
+        pipe.hlen(self.in_flight_key)
         pipe.zcard(self.queue_key)
-        (pages, slots), waiting = pipe.execute()
-        return FrontierCounts(pages=int(pages or 0), in_flight=int(slots or 0), waiting=int(waiting))
+        (pages, slots), held, waiting = pipe.execute()
+        return FrontierCounts(pages=int(pages or 0), slots=int(slots or 0), held=int(held), waiting=int(waiting))
 
     def spent(self) -> bool:
         """Whether the budget's every page is fetched."""
@@ -213,7 +248,7 @@ class Frontier:
         as far as the requests in flight and waiting tell. It grows as links are found,
         and stays under 100 until the crawl has ended."""
         counts = self.counts()
-        known = min(self.limit, counts.pages + counts.in_flight + counts.waiting)
+        known = min(self.limit, counts.pages + counts.slots + counts.waiting)
         return round(min(99.0, 100.0 * counts.pages / known), 1) if known else 0.0
 
 

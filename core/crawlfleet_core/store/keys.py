@@ -77,7 +77,7 @@ def queue_lists(queue: str) -> list[str]:
     return [queue if step == 0 else f"{queue}{PRIORITY_SEPARATOR}{step}" for step in PRIORITY_STEPS]
 
 
-FRONTIER_PARTS = ("queue", "requests", "seen", "in-flight", "counters")
+FRONTIER_PARTS = ("queue", "requests", "seen", "in-flight", "counters", "shards")
 """The parts of a job's crawl frontier (`crawlfleet_core.store.frontier`), in the order its scripts take them."""
 
 

@@ -12,6 +12,7 @@ import redis
 from crawlfleet_core.store import keys
 from crawlfleet_core.store.frontier import Frontier
 from crawlfleet_core.store.jobs import JobStore
+from tests.harness.ports import wait_until
 from tests.harness.redis_server import RedisServer
 
 TTL = 600
@@ -93,10 +94,10 @@ def test_a_dead_shards_requests_go_back_to_the_queue_in_their_places_with_what_t
     queue.settle(r0, page=True)  # fetched, its items not yet stored
     queue.settle(r2, page=True)
     queue.acknowledge([r2, r1])  # r1's fetch has not ended: it stays in flight
-    assert queue.counts().pages == 2 and queue.counts().in_flight == 1
+    assert queue.counts().pages == 2 and queue.counts().slots == 1
 
     assert queue.reclaim("dead") == 2
-    assert queue.counts().pages == 1 and queue.counts().in_flight == 0
+    assert queue.counts().pages == 1 and queue.counts().slots == 0
     assert drain(queue, "next") == ["r0", "r1", "r3"]
     assert queue.reclaim("live") == 0
 
@@ -130,6 +131,7 @@ def test_the_frontier_is_kept_as_long_as_the_job_and_deleted_with_it(client: red
     queue = frontier(client, job_id)
     queue.push("page", 0, fingerprint="f")
     queue.push("other", 0, fingerprint="g")
+    queue.renew("0", lease_seconds=60)
     popped = queue.pop("0")
     assert popped is not None
     existing = [key for key in keys.frontier_keys(job_id) if client.exists(key)]
@@ -137,3 +139,20 @@ def test_the_frontier_is_kept_as_long_as_the_job_and_deleted_with_it(client: red
     assert all(0 < client.ttl(key) <= TTL for key in existing)
     JobStore(client, TTL, 100).delete(job_id)
     assert not any(client.exists(key) for key in keys.frontier_keys(job_id))
+
+
+def test_a_shard_whose_lease_ran_out_has_its_requests_reclaimed_by_any_other(client: redis.Redis, job_id: str) -> None:
+    queue = frontier(client, job_id, limit=10)
+    for n in range(3):
+        queue.push(f"r{n}", 0, fingerprint=f"f{n}")
+    queue.renew("gone", lease_seconds=1)
+    queue.renew("live", lease_seconds=60)
+    gone = queue.pop("gone")
+    live = queue.pop("live")
+    assert gone is not None and live is not None
+    queue.settle(gone[0], page=True)
+    assert queue.reclaim_expired() == 0, "a lease still running was taken"
+    wait_until(lambda: queue.reclaim_expired() == 1, 5, "the lease to run out")
+    counts = queue.counts()
+    assert (counts.pages, counts.slots, counts.held, counts.waiting) == (0, 1, 1, 2)
+    assert queue.reclaim_expired() == 0
