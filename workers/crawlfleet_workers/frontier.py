@@ -104,18 +104,29 @@ def decode_request(document: str, spider: Spider) -> Request:
 
 class FrontierDupeFilter(RFPDupeFilter):
     """Scrapy's duplicate filter, its fingerprints kept in the job's frontier: a request
-    is a duplicate when any run or shard of the job met it before."""
+    is a duplicate when any run or shard of the job met it before.
+
+    The fingerprints this process has met are remembered here too, as Scrapy's own
+    filter remembers them: the frontier's only grow, so a fingerprint met here is a
+    duplicate there, and a page's many links to pages met before (a docs site's
+    navigation) cost no round trip to Redis."""
 
     frontier: Frontier
+    met: set[str]
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         dupefilter = super().from_crawler(crawler)
         dupefilter.frontier = job_frontier(crawler)
+        dupefilter.met = set()
         return dupefilter
 
     def request_seen(self, request: Request) -> bool:
-        return self.frontier.seen(self.request_fingerprint(request))
+        fingerprint = self.request_fingerprint(request)
+        if fingerprint in self.met:
+            return True
+        self.met.add(fingerprint)
+        return self.frontier.seen(fingerprint)
 
 
 class FrontierScheduler(BaseScheduler):
@@ -174,7 +185,13 @@ class FrontierScheduler(BaseScheduler):
     def enqueue_request(self, request: Request) -> bool:
         assert self.spider is not None  # the engine opens the scheduler before it enqueues
         fingerprint = None if request.dont_filter else self.dupefilter.request_fingerprint(request)
-        if self.frontier.push(encode_request(request, self.spider), request.priority, fingerprint):
+        if fingerprint is not None and fingerprint in self.dupefilter.met:
+            self.dupefilter.log(request, self.spider)
+            return False
+        pushed = self.frontier.push(encode_request(request, self.spider), request.priority, fingerprint)
+        if fingerprint is not None:
+            self.dupefilter.met.add(fingerprint)
+        if pushed:
             self.crawler.stats.inc_value("scheduler/enqueued/redis")
             return True
         self.dupefilter.log(request, self.spider)

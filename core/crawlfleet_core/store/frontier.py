@@ -36,8 +36,8 @@ from crawlfleet_core.store import keys
 # sequence number, so that ties come out first in first out), KEYS[2] requests (id to
 # JSON), KEYS[3] seen (fingerprints), KEYS[4] in flight (id to "state|score|shard",
 # state t: taken, p: fetched as a page, o: fetched otherwise), KEYS[5] counters (pages,
-# slots held, the sequence), KEYS[6] shards (name to when its lease runs out, in
-# milliseconds of Redis's clock).
+# in all and per shard as `pages:<shard>`, slots held, the sequence), KEYS[6] shards
+# (name to when its lease runs out, in milliseconds of Redis's clock).
 KEEP = """
 local function keep(ttl)
     for i = 1, #KEYS do
@@ -92,6 +92,7 @@ redis.call('HINCRBY', KEYS[5], 'slots', -1)
 local state = 'o'
 if ARGV[2] == '1' then
     redis.call('HINCRBY', KEYS[5], 'pages', 1)
+    redis.call('HINCRBY', KEYS[5], 'pages:' .. string.match(entry, '^%a|[^|]*|(.*)$'), 1)
     state = 'p'
 end
 redis.call('HSET', KEYS[4], ARGV[1], state .. string.sub(entry, 2))
@@ -139,6 +140,7 @@ for i = 1, #entries, 2 do
             redis.call('HINCRBY', KEYS[5], 'slots', -1)
         elseif state == 'p' then
             redis.call('HINCRBY', KEYS[5], 'pages', -1)
+            redis.call('HINCRBY', KEYS[5], 'pages:' .. shard, -1)
         end
         redis.call('HDEL', KEYS[4], entries[i])
         redis.call('ZADD', KEYS[1], score, entries[i])
@@ -169,6 +171,7 @@ class Frontier:
     def __init__(self, client: redis.Redis, job_id: str, ttl_seconds: int, limit: int | None = None) -> None:
         self.client = client
         self.keys = keys.frontier_keys(job_id)
+        self.queue_key, _, self.seen_key, self.in_flight_key, self.counters_key, _ = self.keys
         self.ttl_seconds = ttl_seconds
         self.limit = limit or NO_BUDGET
         self._push = client.register_script(PUSH_SCRIPT)
@@ -177,22 +180,6 @@ class Frontier:
         self._acknowledge = client.register_script(ACKNOWLEDGE_SCRIPT)
         self._reclaim = client.register_script(RECLAIM_SCRIPT)
         self._renew = client.register_script(RENEW_SCRIPT)
-
-    @property
-    def queue_key(self) -> str:
-        return self.keys[0]
-
-    @property
-    def seen_key(self) -> str:
-        return self.keys[2]
-
-    @property
-    def in_flight_key(self) -> str:
-        return self.keys[3]
-
-    @property
-    def counters_key(self) -> str:
-        return self.keys[4]
 
     def push(self, request: str, priority: int, fingerprint: str | None) -> bool:
         """Queue `request` (JSON) unless its `fingerprint` was seen; None exempts it from that check."""
@@ -238,6 +225,15 @@ class Frontier:
         pipe.zcard(self.queue_key)
         (pages, slots), held, waiting = pipe.execute()
         return FrontierCounts(pages=int(pages or 0), slots=int(slots or 0), held=int(held), waiting=int(waiting))
+
+    def pages_by_shard(self) -> dict[str, int]:
+        """Pages each shard has fetched."""
+        counters = self.client.hgetall(self.counters_key)
+        return {
+            _text(name).removeprefix("pages:"): int(count)
+            for name, count in counters.items()
+            if _text(name).startswith("pages:")
+        }
 
     def spent(self) -> bool:
         """Whether the budget's every page is fetched."""

@@ -78,6 +78,7 @@ def test_requests_in_flight_hold_the_slots_their_fetches_may_spend_across_proces
     shard_b.settle(c[0], page=True)
     shard_b.settle(c[0], page=True)  # settled once only
     assert shard_a.counts().pages == 2 and shard_a.spent()
+    assert shard_a.pages_by_shard() == {"b": 2}
     assert shard_a.pop("a") is None
     assert shard_a.counts().waiting == 2
 
@@ -96,8 +97,10 @@ def test_a_dead_shards_requests_go_back_to_the_queue_in_their_places_with_what_t
     queue.acknowledge([r2, r1])  # r1's fetch has not ended: it stays in flight
     assert queue.counts().pages == 2 and queue.counts().slots == 1
 
+    assert queue.pages_by_shard() == {"dead": 1, "live": 1}
     assert queue.reclaim("dead") == 2
     assert queue.counts().pages == 1 and queue.counts().slots == 0
+    assert queue.pages_by_shard() == {"dead": 0, "live": 1}
     assert drain(queue, "next") == ["r0", "r1", "r3"]
     assert queue.reclaim("live") == 0
 
