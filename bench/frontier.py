@@ -8,17 +8,24 @@
   another by the heartbeat restore (shipped defaults): pages fetched a second time.
 
 Pages/s are counted in nginx's access log, from a crawl's first page request to its
-last, so that neither interpreter start-up nor the queue is in them. A plot of pages
+last, so that neither interpreter start-up nor the queue is in them. CPU seconds per
+page say what each costs whatever else the machine runs: on a machine shared with
+other work, a crawl gets less than a core, and shards less than one each. A plot of pages
 over time per shard (the frontier's counters, sampled) goes to
 `bench/results/frontier-shards.png`. Run: `python -m bench.frontier`."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+import psutil
 
 from bench.crawl_platform import running_platform
 from bench.static_site import StaticSite
@@ -44,8 +51,10 @@ def rate(requests: list[tuple[float, str]]) -> float:
     return (len(requests) - 1) / (requests[-1][0] - requests[0][0])
 
 
-def plain_scrapy(site: StaticSite) -> list[tuple[float, str]]:
+def plain_scrapy(site: StaticSite) -> tuple[list[tuple[float, str]], float]:
+    """Its page requests, and the CPU seconds it used."""
     before = len(site.page_requests())
+    used_before = children_cpu_seconds()
     settings = {
         "CONCURRENT_REQUESTS": CONCURRENCY,
         "CONCURRENT_REQUESTS_PER_DOMAIN": CONCURRENCY,
@@ -62,12 +71,26 @@ def plain_scrapy(site: StaticSite) -> list[tuple[float, str]]:
             check=True,
             timeout=600,
         )
-    return site.page_requests()[before:]
+    return site.page_requests()[before:], children_cpu_seconds() - used_before
 
 
-def job_run(service: JobService, site: StaticSite, shards: int) -> tuple[list[tuple[float, str]], Samples, int]:
+def children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def worker_cpu_seconds(seen: dict[int, float]) -> None:
+    """Note the CPU seconds each process of the worker (its pool, the crawls) has used so far."""
+    for process in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            if "celery" in process.cmdline():
+                times = process.cpu_times()
+                seen[process.pid] = times.user + times.system
+
+
+def job_run(service: JobService, site: StaticSite, shards: int) -> tuple[list[tuple[float, str]], Samples, int, float]:
     """A job crawling the whole site in `shards`: its page requests, the pages each shard
-    had fetched every 0.1 s, and the pages it reports."""
+    had fetched every 0.1 s, the pages it reports, and the CPU seconds the worker used."""
     before = len(site.page_requests())
     spec = JobSpec.model_validate(
         {
@@ -82,11 +105,16 @@ def job_run(service: JobService, site: StaticSite, shards: int) -> tuple[list[tu
     frontier = Frontier(service.store.client, job_id, service.store.ttl_seconds)
     started = time.monotonic()
     samples: Samples = []
+    used_before: dict[int, float] = {}
+    worker_cpu_seconds(used_before)
+    used = dict(used_before)
     while (status := service.status(job_id)) is None or not status.state.finished:
         samples.append((time.monotonic() - started, frontier.pages_by_shard()))
+        worker_cpu_seconds(used)
         time.sleep(0.1)
     assert status.result is not None, status.error
-    return site.page_requests()[before:], samples, status.result["pages"]
+    cpu = sum(used.values()) - sum(used_before.values())
+    return site.page_requests()[before:], samples, status.result["pages"], cpu
 
 
 def resume_refetches(site: StaticSite) -> tuple[int, int, float]:
@@ -142,19 +170,29 @@ def plot(runs: dict[str, Samples]) -> Path:
 def main() -> None:
     site = StaticSite(SIZE)
     try:
-        plain = plain_scrapy(site)
+        plain, plain_cpu = plain_scrapy(site)
         with running_platform(concurrency=2) as service:
-            one, one_samples, one_pages = job_run(service, site, shards=1)
-            two, two_samples, two_pages = job_run(service, site, shards=2)
+            one, one_samples, one_pages, one_cpu = job_run(service, site, shards=1)
+            two, two_samples, two_pages, two_cpu = job_run(service, site, shards=2)
         resumed_pages, refetched, stopped = resume_refetches(site)
     finally:
         site.stop()
     path = plot({"1 shard": one_samples, "2 shards": two_samples})
     print(f"site: {SIZE} pages served by nginx; concurrency {CONCURRENCY}")
     plain_pages = len({path for _, path in plain})
-    print(f"baseline, plain scrapy runspider of JobSpider: {plain_pages} pages, {rate(plain):.1f} pages/s")
-    print(f"1 shard:  {one_pages} pages, {rate(one):.1f} pages/s, {rate(one) / rate(plain):.2f}x of plain Scrapy")
-    print(f"2 shards: {two_pages} pages, {rate(two):.1f} pages/s, {rate(two) / rate(one):.2f}x of 1 shard")
+    print(
+        f"baseline, plain scrapy runspider of JobSpider: {plain_pages} pages, {rate(plain):.1f} pages/s,"
+        f" {1000 * plain_cpu / plain_pages:.1f} CPU s per 1000 pages"
+    )
+    print(
+        f"1 shard:  {one_pages} pages, {rate(one):.1f} pages/s, {rate(one) / rate(plain):.2f}x of plain Scrapy;"
+        f" {1000 * one_cpu / one_pages:.1f} CPU s per 1000 pages (worker and crawl), {one_cpu / plain_cpu:.2f}x"
+    )
+    print(
+        f"2 shards: {two_pages} pages, {rate(two):.1f} pages/s, {rate(two) / rate(one):.2f}x of 1 shard;"
+        f" {1000 * two_cpu / two_pages:.1f} CPU s per 1000 pages, {two_cpu / one_cpu:.2f}x of 1 shard's"
+    )
+    print(f"  load average over the last minute at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(
         f"resume: worker SIGKILLed at {RESUME_KILL_AT:.0%}, {resumed_pages} pages in the end,"
         f" {refetched} fetched twice ({100 * refetched / SIZE:.1f} % of the site);"
