@@ -6,7 +6,6 @@ own, with the shipped defaults (the heartbeat restore brings the task back)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -20,13 +19,6 @@ PAGES = 500
 HELD_FROM = 250
 CONCURRENCY = 8
 REFETCH_BOUND = 0.05
-
-
-@pytest.fixture
-def fleet(tmp_path: Path) -> Iterator[Fleet]:
-    fleet = Fleet(tmp_path)
-    yield fleet
-    fleet.stop()
 
 
 @pytest.fixture
