@@ -4,13 +4,17 @@ BIN := $(VENV)/bin
 # Crawls in tests and in `make dev` fetch local sites, so loopback is allowed here only.
 export CRAWLFLEET_ALLOWED_NETWORKS ?= 127.0.0.0/8
 
-.PHONY: dev dev-k8s test lint bench crds install redis browser s3-server control-plane node clean
+.PHONY: dev dev-k8s test lint bench crds install redis load-generator browser s3-server control-plane node clean
 
 install:
 	@hack/bootstrap.sh
 
 redis:
-	@hack/ensure-redis.sh
+	@hack/ensure-packages.sh redis-server:redis-server redis-sentinel:redis-sentinel
+
+# The benchmarks' HTTP load generator.
+load-generator:
+	@hack/ensure-packages.sh hey:hey
 
 # Debian's Chromium and its driver, for the tests that drive the dashboard in a real browser.
 browser:
@@ -55,7 +59,7 @@ lint: install
 test: install redis browser s3-server control-plane node lint
 	KUBEBUILDER_ASSETS=$${KUBEBUILDER_ASSETS:-$$(hack/build-control-plane.sh)} $(BIN)/pytest
 
-bench: install redis control-plane node
+bench: install redis load-generator control-plane node
 	KUBEBUILDER_ASSETS=$${KUBEBUILDER_ASSETS:-$$(hack/build-control-plane.sh)} PYTHONPATH=. $(BIN)/python -m bench
 
 clean:

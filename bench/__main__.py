@@ -3,17 +3,34 @@
 from __future__ import annotations
 
 from bench import (
+    api_throughput,
     autoscale,
+    event_streams,
     exports,
     first_request,
     frontier,
     node,
+    operator_scale,
     operator_start,
     page_budget,
     recovery,
     time_limit,
 )
 
-for benchmark in (first_request, page_budget, time_limit, frontier, autoscale, operator_start, node, exports, recovery):
+benchmarks = (
+    first_request,
+    page_budget,
+    time_limit,
+    frontier,
+    api_throughput,
+    event_streams,
+    autoscale,
+    operator_start,
+    operator_scale,
+    node,
+    exports,
+    recovery,
+)
+for benchmark in benchmarks:
     print(f"\n== {benchmark.__name__}")
     benchmark.main()

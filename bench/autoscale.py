@@ -40,6 +40,7 @@ from typing import Any
 
 import psutil
 
+from bench.figures import percentile
 from crawlfleet_core.celery_app import SLEEP_TASK, create_celery_app
 from crawlfleet_core.settings import Settings
 from crawlfleet_core.store.keys import queue_lists
@@ -95,11 +96,6 @@ def apply(plane: ControlPlane, namespace: str, *manifests: dict[str, object]) ->
         "-",
         input=json.dumps({"kind": "List", "apiVersion": "v1", "items": list(manifests)}),
     )
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def reaction_times(plane: ControlPlane, redis: RedisServer, settings: Settings) -> list[float]:

@@ -24,9 +24,7 @@ def running_platform(concurrency: int = 1) -> Iterator[JobService]:
     with tempfile.TemporaryDirectory() as scratch:
         redis = RedisServer(Path(scratch) / "redis")
         env = {
-            "CRAWLFLEET_BROKER_URL": redis.url(0),
-            "CRAWLFLEET_RESULT_BACKEND": redis.url(1),
-            "CRAWLFLEET_JOB_STORE_URL": redis.url(2),
+            **redis.platform_env(),
             "CRAWLFLEET_ALLOWED_NETWORKS": "127.0.0.0/8",
         }
         os.environ.update(env)

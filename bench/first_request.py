@@ -13,15 +13,11 @@ import sys
 import time
 
 from bench.crawl_platform import running_platform
+from bench.figures import percentile
 from crawlfleet_core.model.jobs import JobSpec
 from tests.harness.website import Website
 
 TRIALS = 20
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
 def fresh_interpreter_seconds() -> float:

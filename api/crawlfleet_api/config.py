@@ -25,8 +25,38 @@ class ApiSettings(Settings):
     max_body_bytes: int = Field(
         MEBIBYTE, ge=1, description="Largest request body accepted, in bytes; a larger one is answered 413."
     )
+    submit_threads: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description=(
+            "Threads that write and publish submissions. One is fastest with Redis nearby: more threads "
+            "contend for the interpreter's lock more than they gain; a distant Redis may want a few."
+        ),
+    )
     events_poll_seconds: float = Field(
-        0.5, gt=0, le=10, description="How often a job's event stream looks for a change of its status."
+        0.5, gt=0, le=10, description="How often the event streams of a job look for a change of its status."
+    )
+    events_max_streams_per_client: int = Field(
+        100,
+        ge=1,
+        description=(
+            "Most event streams one client (a token; an address while authentication is off) holds open at once; "
+            "one more is answered 429."
+        ),
+    )
+    events_max_seconds: float = Field(
+        3600,
+        gt=0,
+        description="Longest an event stream stays open; it ends with a `timeout` event and the client reconnects.",
+    )
+
+    extra_queues: CommaSeparatedStrings = Field(
+        default_factory=list,
+        description=(
+            "Queues jobs may name though no WorkerPool or worker serves them: comma-separated names or shell "
+            "patterns (`batch-*`); `*` allows any. Jobs for other queues nobody serves are refused."
+        ),
     )
 
     flower_url: str = Field(

@@ -6,7 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import version
-from typing import Annotated
+from typing import Annotated, Any
 
 import anyio
 import typer
@@ -16,8 +16,11 @@ from fastapi import FastAPI
 from crawlfleet_api.body_limit import BodyLimitMiddleware
 from crawlfleet_api.config import ApiSettings
 from crawlfleet_api.errors import UNAVAILABLE_ERRORS, install_error_handlers
+from crawlfleet_api.feeds import StatusFeeds
 from crawlfleet_api.idempotency import IdempotencyKeys
+from crawlfleet_api.methods import install_method_handlers
 from crawlfleet_api.metrics import ApiMetrics, MetricsMiddleware
+from crawlfleet_api.queues import KnownQueues
 from crawlfleet_api.routes import dashboard, docs, exports, health, jobs, metrics, pools
 from crawlfleet_core.service import STRANDED_SWEEP_SECONDS, JobService
 from crawlfleet_core.store.connections import redis_client
@@ -51,6 +54,26 @@ async def publish_stranded_jobs(service: JobService) -> None:
         await anyio.sleep(STRANDED_SWEEP_SECONDS)
 
 
+class Gateway(FastAPI):
+    """The app, whose OpenAPI document says what this deployment requires: bearer
+    tokens only when `CRAWLFLEET_API_TOKENS` names some."""
+
+    def __init__(self, *, authenticated: bool, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.authenticated = authenticated
+
+    def openapi(self) -> dict[str, Any]:
+        document = super().openapi()
+        if not self.authenticated:
+            document.get("components", {}).pop("securitySchemes", None)
+            for operations in document["paths"].values():
+                for operation in operations.values():
+                    operation.pop("security", None)
+                    for status_code in ("401", "403"):
+                        operation.get("responses", {}).pop(status_code, None)
+        return document
+
+
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
     settings = settings or ApiSettings()
     service = JobService.from_settings(settings)
@@ -64,6 +87,9 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         for name, url in settings.redis_urls().items()
     }
 
+    # The queues' own Redis, where workers and the operator announce the queues they serve.
+    broker = redis_client(settings.broker_url, settings.redis_sentinel_master, decode_responses=True)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if not settings.api_tokens:
@@ -75,10 +101,12 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         for client in redis_probes.values():
             client.close()
         service.store.client.close()
+        broker.close()
         service.app.close()
 
     # The docs pages are routes of their own (routes/docs.py), served with their assets from the package.
-    app = FastAPI(
+    app = Gateway(
+        authenticated=bool(settings.tokens),
         title="crawlfleet",
         version=version("crawlfleet"),
         description=DESCRIPTION,
@@ -90,6 +118,14 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.state.job_service = service
     app.state.idempotency_keys = IdempotencyKeys(service.store.client, settings.result_ttl_seconds)
     app.state.metrics = api_metrics = ApiMetrics()
+    app.state.submitters = anyio.CapacityLimiter(settings.submit_threads)
+    app.state.queues = KnownQueues(broker, settings.default_queue, settings.extra_queues)
+    app.state.feeds = StatusFeeds(
+        service.status,
+        settings.events_poll_seconds,
+        settings.events_max_streams_per_client,
+        settings.events_max_seconds,
+    )
     app.state.redis_probes = redis_probes
     app.include_router(jobs.router)
     app.include_router(exports.router)
@@ -99,6 +135,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.include_router(docs.router)
     app.include_router(dashboard.router)
     install_error_handlers(app)
+    install_method_handlers(app)
     # The last added runs first: the metrics see every answer, the 413s included.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=api_metrics)

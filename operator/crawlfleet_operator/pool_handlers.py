@@ -26,6 +26,7 @@ from crawlfleet_core import clock
 from crawlfleet_core.resources import GROUP, VERSION
 from crawlfleet_core.resources.workerpools import WorkerPoolSpec, WorkerPoolStatus
 from crawlfleet_core.settings import get_settings
+from crawlfleet_core.store import registry
 from crawlfleet_core.store.pools import PoolReport, publish_pool_report, withdraw_pool_report
 from crawlfleet_core.store.queues import QueueDepth, QueueGauge, broker_client
 from crawlfleet_operator import cluster, metrics, workerpools
@@ -70,6 +71,8 @@ class Pool:
     async def poll(self, spec: WorkerPoolSpec, generation: int | None, body: kopf.Body) -> None:
         metrics.pool_max_replicas.labels(self.namespace, self.name).set(spec.max_replicas)
         work = await self._measure(spec.queue)
+        if not isinstance(work, Exception):
+            await self._announce(spec)
         scale = await self.api.scale(self.namespace, spec.deployment)
         moment = time.monotonic()
         update = workerpools.pool_update(
@@ -111,6 +114,14 @@ class Pool:
         metrics.pool_queued.labels(*labels).set(depth.waiting)
         metrics.pool_in_flight.labels(*labels).set(depth.in_flight)
         return depth
+
+    async def _announce(self, spec: WorkerPoolSpec) -> None:
+        """Tell the API the pool serves its queue, even while it has no worker (a failure
+        only delays it: the announcement outlives a few polls)."""
+        pipe = self.gauge.client.pipeline(transaction=False)
+        registry.announce(pipe, [spec.queue], registry.pool_announcement_ttl(spec.poll_interval_seconds), time.time())
+        with contextlib.suppress(redis.RedisError, OSError):
+            await pipe.execute()
 
     async def _apply_scale(self, deployment: str, scale: cluster.Scale, update: workerpools.PoolUpdate) -> None:
         labels = (self.namespace, self.name)

@@ -96,3 +96,25 @@ def test_tokens_configured_means_no_warning(serve_app: ServeApp, caplog: pytest.
     with caplog.at_level(logging.WARNING, logger="crawlfleet_api"):
         serve_app(api_tokens=TOKENS)
     assert not any("CRAWLFLEET_API_TOKENS" in record.getMessage() for record in caplog.records)
+
+
+@pytest.mark.parametrize(
+    "content", [b"{not json", b'{"startUrls": ["https://example.com/"], "maxPages": NaN}', b"\xff"]
+)
+def test_a_body_is_read_only_once_the_token_is_checked(secured: httpx.Client, content: bytes) -> None:
+    """Without a token, how a body is malformed is none of the client's business yet."""
+    headers = {"Content-Type": "application/json"}
+    assert secured.post("/v1/jobs", content=content, headers=headers).status_code == 401
+    assert secured.post("/v1/jobs", content=content, headers={**headers, **bearer("wrong-token")}).status_code == 401
+    assert (
+        secured.post("/v1/jobs", content=content, headers={**headers, **bearer("alpha-token-1234")}).status_code == 422
+    )
+
+
+def test_without_tokens_the_openapi_document_asks_for_none(serve_app: ServeApp) -> None:
+    document = serve_app(api_tokens="").get("/openapi.json").json()
+    assert "securitySchemes" not in document.get("components", {})
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            assert "security" not in operation
+            assert not {"401", "403"} & set(operation["responses"])

@@ -32,9 +32,12 @@ RSS_GROWTH_BOUND = 40 * 1024 * 1024
 def stored_job(service: JobService, items: list[dict[str, Any]], tenant: str = "default") -> str:
     """A job record with these items in its stream, as a worker would have stored them."""
     job_id = f"export-{uuid.uuid4().hex[:12]}"
-    service.store.create(job_id, spec(startUrls=["https://example.com/"], queue="nobody-runs-this"), "api", tenant)
-    for start in range(0, len(items), 5000):
-        service.store.append_items(job_id, items[start : start + 5000])
+    job_spec = spec(startUrls=["https://example.com/"], queue="nobody-runs-this")
+    service.store.create(job_id, job_spec, "api", "test-submitter", 30, tenant)
+    service.store.published(job_id)
+    keyed = [(f"item-{index}", item) for index, item in enumerate(items)]
+    for start in range(0, len(keyed), 5000):
+        service.store.append_items(job_id, keyed[start : start + 5000])
     return job_id
 
 

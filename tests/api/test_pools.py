@@ -18,7 +18,7 @@ from tests.api.conftest import ServeApp
 
 def publish(settings: Settings, report: PoolReport) -> None:
     async def write() -> None:
-        client = broker_client(settings.broker_url)
+        client = broker_client(settings.broker_url, settings.redis_sentinel_master)
         try:
             await publish_pool_report(client, report)
         finally:

@@ -97,6 +97,13 @@ def test_a_listing_pages_on_with_its_cursor_and_filters(client: httpx.Client, qu
     assert listed(client, ALPHA, queue=queue, since=future) == []
 
 
+def test_a_token_without_the_submit_role_is_403_before_its_body_is_read(client: httpx.Client) -> None:
+    response = client.post(
+        "/v1/jobs", content=b"{not json", headers={**bearer(DEPLOYER), "Content-Type": "application/json"}
+    )
+    assert response.status_code == 403
+
+
 def test_a_token_without_the_submit_role_cannot_touch_jobs(client: httpx.Client, queue: str) -> None:
     for method, path in (("POST", "/v1/jobs"), ("GET", "/v1/jobs"), ("GET", "/v1/jobs/any")):
         response = client.request(method, path, json=idle_spec(queue), headers=bearer(DEPLOYER))
@@ -124,3 +131,16 @@ def test_a_bad_token_entry_names_the_setting_and_what_is_wrong(entry: str, messa
         ApiSettings(api_tokens=entry)
     assert message in str(caught.value)
     assert "secret-123" not in str(caught.value), "a token never appears in an error"
+
+
+def test_metrics_and_docs_say_nothing_of_any_tenant(client: httpx.Client, queue: str) -> None:
+    """They need no token, so they must not tell who uses the platform or what their jobs are."""
+    job = submit(client, ALPHA, idle_spec(queue))
+    client.get(f"/v1/jobs/{job}", headers=bearer(ALPHA))
+    client.get(f"/v1/jobs/{job}", headers=bearer(BETA))
+    client.get("/v1/jobs", params={"tenant": "beta"}, headers=bearer(ADMIN))
+    for path in ("/metrics", "/openapi.json", "/docs", "/redoc"):
+        response = client.get(path)
+        assert response.status_code == 200
+        for secret in ("alpha", "beta", "ops", ALPHA, BETA, ADMIN, DEPLOYER, job):
+            assert secret not in response.text, f"{path} mentions {secret!r}"

@@ -149,18 +149,78 @@ def test_an_items_limit_outside_1_to_1000_is_422(local_api: httpx.Client, limit:
 
 
 @pytest.mark.parametrize(
-    "cursor", ["abc", "1-", "-1", "1-2-3", "1.5-0", "١-٢", "99999999999999999999-0", "0-18446744073709551616"]
+    "cursor",
+    ["abc", "1-", "-1", "1-2-3", "1.5-0", "١-٢", "99999999999999999999-0", "0-18446744073709551616", "0-" + "1" * 20],
 )
 def test_a_cursor_that_is_not_a_stream_id_is_422(local_api: httpx.Client, cursor: str) -> None:
     response = local_api.get("/v1/jobs/any-id/items", params={"cursor": cursor})
     assert ["query", "cursor"] in locations(response)
 
 
-def test_the_largest_stream_id_is_a_valid_cursor(local_api: httpx.Client) -> None:
+def test_the_first_and_last_cursors_the_schema_admits_read_empty_pages(local_api: httpx.Client) -> None:
     job_id = local_api.post("/v1/jobs", json=VALID).json()["id"]
-    response = local_api.get(f"/v1/jobs/{job_id}/items", params={"cursor": "18446744073709551615-18446744073709551615"})
-    assert response.status_code == 200
-    assert response.json() == {"items": [], "nextCursor": "18446744073709551615-18446744073709551615", "hasMore": False}
+    items = local_api.get(f"/v1/jobs/{job_id}/items", params={"cursor": "9999999999999999999-9999999999999999999"})
+    assert items.status_code == 200
+    assert items.json() == {"items": [], "nextCursor": "9999999999999999999-9999999999999999999", "hasMore": False}
+    listing = local_api.get("/v1/jobs", params={"cursor": "0-0"})
+    assert listing.status_code == 200
+    assert listing.json() == {"jobs": [], "nextCursor": None, "hasMore": False}
+
+
+def test_the_schema_admits_exactly_the_cursors_the_server_does(local_api: httpx.Client) -> None:
+    document = local_api.get("/openapi.json").json()
+    for path in ("/v1/jobs", "/v1/jobs/{job_id}/items"):
+        [cursor] = [p for p in document["paths"][path]["get"]["parameters"] if p["name"] == "cursor"]
+        pattern = next(option["pattern"] for option in cursor["schema"]["anyOf"] if "pattern" in option)
+        assert pattern == "^[0-9]{1,19}-[0-9]{1,19}$"
+
+
+@pytest.mark.parametrize(
+    ("content", "loc"),
+    [
+        (b'{"startUrls": ["https://example.com/"], "maxPages": NaN}', ["body"]),
+        (b'{"startUrls": ["https://example.com/"], "maxPages": Infinity}', ["body"]),
+        (b'{"startUrls": ["https://example.com/"], "maxPages": -Infinity}', ["body"]),
+        (b'{"startUrls": ["https://example.com/"], "maxPages": 1e400}', ["body", "maxPages"]),
+        (b'{"startUrls": ["https://example.com/"], "extract": {"t": [1, -1e400]}}', ["body", "extract", "t", 1]),
+        (b'{"startUrls": ["https://example.com/\\ud800"]}', ["body"]),
+        (b'{"startUrls": ["https://example.com/"], "queue": "\\ud800"}', ["body"]),
+        (b'{"startUrls": ["https://example.com/"], "extract": {"\\udfff": "h1"}}', ["body"]),
+        (b'{"startUrls": ["https://example.com/"], "maxPages": 1' + b"0" * 5000 + b"}", ["body"]),
+        (b'\xff\xfe{"startUrls": ["https://example.com/"]}', ["body"]),
+        (b'{"startUrls": ["https://example.com/\xe9"]}', ["body"]),
+    ],
+)
+def test_what_json_cannot_hold_is_422_not_500(local_api: httpx.Client, content: bytes, loc: list[Any]) -> None:
+    """Numbers JSON cannot hold, lone surrogates and bytes that are not UTF-8 are
+    refused where they are found, with an answer that can itself be encoded."""
+    response = local_api.post("/v1/jobs", content=content, headers={"Content-Type": "application/json"})
+    [error] = response.json()["detail"]
+    assert response.status_code == 422
+    assert error["loc"] == loc
+    assert error["type"] in ("json_invalid", "finite_number")
+
+
+def test_a_boolean_is_not_a_priority(local_api: httpx.Client) -> None:
+    assert ["body", "priority"] in locations(local_api.post("/v1/jobs", json={**VALID, "priority": False}))
+
+
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded"])
+def test_a_body_not_sent_as_json_is_415_naming_the_header(local_api: httpx.Client, content_type: str | None) -> None:
+    headers = {"Content-Type": content_type} if content_type else {}
+    response = local_api.post("/v1/jobs", content=b'{"startUrls": ["https://example.com/"]}', headers=headers)
+    assert response.status_code == 415
+    assert "Content-Type: application/json" in response.json()["detail"]
+
+
+def test_the_allowed_methods_of_a_job_are_all_listed(local_api: httpx.Client) -> None:
+    options = local_api.options("/v1/jobs/some-id")
+    assert options.status_code == 204
+    assert options.headers["Allow"] == "DELETE, GET, OPTIONS"
+    put = local_api.put("/v1/jobs", json=VALID)
+    assert put.status_code == 405
+    assert put.headers["Allow"] == "GET, OPTIONS, POST"
+    assert "GET, OPTIONS, POST" in put.json()["detail"]
 
 
 @pytest.mark.parametrize(
@@ -182,6 +242,22 @@ def test_a_job_id_longer_than_any_real_one_is_422(local_api: httpx.Client) -> No
     assert ["path", "job_id"] in locations(local_api.get("/v1/jobs/" + "a" * 256))
 
 
-def test_an_unsupported_method_is_405(local_api: httpx.Client) -> None:
+def test_an_unsupported_method_is_405_listing_the_allowed_ones(local_api: httpx.Client) -> None:
     response = local_api.put("/v1/jobs/some-id", json=VALID)
     assert response.status_code == 405
+    assert response.headers["Allow"] == "DELETE, GET, OPTIONS"
+
+
+@pytest.mark.parametrize("since", ["0.5", "1700000000", "2026-01-31", "2026-01-31T08:00:00", "2026-01-31 08:00:00Z"])
+def test_a_time_that_is_not_rfc_3339_with_a_zone_is_422(local_api: httpx.Client, since: str) -> None:
+    assert ["query", "since"] in locations(local_api.get("/v1/jobs", params={"since": since}))
+
+
+def test_a_time_with_its_zone_is_a_valid_since(local_api: httpx.Client) -> None:
+    assert local_api.get("/v1/jobs", params={"since": "2026-01-31T08:00:00.5+01:00"}).status_code == 200
+
+
+def test_the_schema_allows_no_extract_key_the_server_refuses(local_api: httpx.Client) -> None:
+    extract = local_api.get("/openapi.json").json()["components"]["schemas"]["JobSpec"]["properties"]["extract"]
+    assert list(extract["patternProperties"]) == ["^[A-Za-z_][A-Za-z0-9_]{0,63}$"]
+    assert extract["additionalProperties"] is False

@@ -45,6 +45,14 @@ class RedisServer:
     def url(self, db: int) -> str:
         return f"redis://127.0.0.1:{self.port}/{db}"
 
+    def platform_env(self) -> dict[str, str]:
+        """The settings that put a platform's three Redis databases on this server."""
+        return {
+            "CRAWLFLEET_BROKER_URL": self.url(0),
+            "CRAWLFLEET_RESULT_BACKEND": self.url(1),
+            "CRAWLFLEET_JOB_STORE_URL": self.url(2),
+        }
+
     def client(self, db: int) -> redis.Redis:
         return redis.Redis(port=self.port, db=db, decode_responses=True)
 

@@ -23,6 +23,7 @@ from crawlfleet_core.celery_app import SLEEP_TASK
 from crawlfleet_core.service import JobService
 from crawlfleet_core.store.pools import pool_reports
 from crawlfleet_core.store.queues import broker_client
+from crawlfleet_core.store.registry import pool_announcement_ttl, served_at
 from tests.harness.celery_worker import CeleryWorker
 from tests.harness.control_plane import ControlPlane
 from tests.harness.pool_operator import PoolOperator, install_workerpool_crd, worker_deployment, worker_pool
@@ -298,11 +299,23 @@ def test_redis_down_keeps_replicas_and_sets_a_condition(
         operator.stop()
 
 
+def test_a_pool_at_zero_announces_its_queue_so_the_api_accepts_jobs_for_it(
+    cluster: Cluster, redis_server: RedisServer
+) -> None:
+    queue = fresh_queue()
+    cluster.deployment("workers", 0)
+    cluster.pool("pool", queue=queue, deployment="workers")
+    broker = redis_server.client(0)
+    wait_until(lambda: queue in served_at(broker, time.time()), 15, f"the operator to announce {queue}")
+    # The announcement outlives a few polls, and no more than that.
+    assert broker.zscore("crawlfleet:queues:served", queue) <= time.time() + pool_announcement_ttl(0.5)
+
+
 def reported_pools(broker_url: str) -> dict[str, dict[str, Any]]:
     """What the API's /v1/pools reads: the operator's fresh reports, by namespace/name."""
 
     async def read() -> dict[str, dict[str, Any]]:
-        client = broker_client(broker_url)
+        client = broker_client(broker_url, "")
         try:
             reports = await pool_reports(client, clock.now())
         finally:

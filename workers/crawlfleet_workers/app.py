@@ -14,6 +14,7 @@ from celery import signals
 from crawlfleet_core.celery_app import create_celery_app
 from crawlfleet_core.settings import get_settings
 from crawlfleet_workers.activity import ActivityReport
+from crawlfleet_workers.announcement import QueueAnnouncement
 from crawlfleet_workers.recovery import Recovery
 
 settings = get_settings()
@@ -30,6 +31,7 @@ app.conf.update(
     result_backend_max_retries=settings.redis_outage_seconds,
 )
 app.steps["consumer"].add(ActivityReport)
+app.steps["consumer"].add(QueueAnnouncement)
 app.steps["worker"].add(Recovery)
 
 

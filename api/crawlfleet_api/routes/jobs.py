@@ -2,28 +2,36 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator
+import re
 from datetime import datetime
+from functools import partial
 from typing import Annotated, Any
 
-import anyio
+import anyio.to_thread
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
-from pydantic import AfterValidator
-from sse_starlette import EventSourceResponse, ServerSentEvent
+from pydantic import BeforeValidator
+from sse_starlette import EventSourceResponse
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from crawlfleet_api.deps import (
     CallerDep,
+    FeedsDep,
     IdempotencyKeysDep,
     JobServiceDep,
     MetricsDep,
+    QueuesDep,
     SettingsDep,
+    SubmittersDep,
     require,
 )
-from crawlfleet_api.errors import UNAVAILABLE_ERRORS
+from crawlfleet_api.errors import RETRY_AFTER_SECONDS
+from crawlfleet_api.feeds import StreamLimitError
 from crawlfleet_api.idempotency import IDEMPOTENCY_KEY_PATTERN, IdempotencyConflictError, IdempotencyKeys
+from crawlfleet_api.metrics import ApiMetrics
+from crawlfleet_api.queues import OTHER_QUEUE, KnownQueues
+from crawlfleet_api.routing import AuthorizedRoute
 from crawlfleet_api.schemas import JobAccepted, JobLinks, Problem
 from crawlfleet_api.tokens import Caller, Role
 from crawlfleet_core.model.jobs import JobSpec
@@ -31,7 +39,9 @@ from crawlfleet_core.model.states import JobState
 from crawlfleet_core.model.status import ItemsPage, JobQuery, JobsPage, JobStatus
 from crawlfleet_core.service import CancelConflictError, InvalidSpecError, JobService
 
-router = APIRouter(prefix="/v1/jobs", tags=["jobs"], dependencies=[Depends(require(Role.SUBMIT))])
+router = APIRouter(
+    prefix="/v1/jobs", tags=["jobs"], dependencies=[Depends(require(Role.SUBMIT))], route_class=AuthorizedRoute
+)
 
 UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "No or a wrong bearer token."},
@@ -41,35 +51,41 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": Problem, "description": "No job of the caller's tenant has this id."}
 }
 UNAVAILABLE: dict[int | str, dict[str, Any]] = {503: {"model": Problem, "description": "Redis is unreachable."}}
-MAX_STREAM_ID_PART = 2**64 - 1
-# Redis refuses to read after the largest id instead of answering an empty range.
-LAST_STREAM_ID = f"{MAX_STREAM_ID_PART}-{MAX_STREAM_ID_PART}"
-
-
-def _stream_id_in_range(cursor: str | None) -> str | None:
-    """Redis answers an error, not an empty page, for a stream id past 64 bits."""
-    if cursor is not None and any(int(part) > MAX_STREAM_ID_PART for part in cursor.split("-")):
-        raise ValueError("each part of a cursor must fit in 64 bits")
-    return cursor
-
+# A cursor is a Redis stream id, `<milliseconds>-<sequence>`. Each part is held to 19
+# digits, so that every cursor the schema admits fits the 64 bits Redis allows (it
+# answers an error, not an empty page, past them); real ids have 13 and a few digits.
+STREAM_ID_PATTERN = r"^[0-9]{1,19}-[0-9]{1,19}$"
 
 JobId = Annotated[str, Path(min_length=1, max_length=255, description="The job id returned on submission.")]
 Cursor = Annotated[
     str | None,
     Query(
-        pattern=r"^[0-9]{1,20}-[0-9]{1,20}$",
+        pattern=STREAM_ID_PATTERN,
         description="`nextCursor` of the previous page (a Redis stream id); omit it for the first page.",
     ),
-    AfterValidator(_stream_id_in_range),
 ]
 Limit = Annotated[int, Query(ge=1, le=1000, description="Most items in the page.")]
 ListCursor = Annotated[
     str | None,
-    Query(
-        pattern=r"^[0-9]{1,20}-[0-9]{1,20}$",
-        description="`nextCursor` of the previous page; omit it for the newest jobs.",
-    ),
-    AfterValidator(_stream_id_in_range),
+    Query(pattern=STREAM_ID_PATTERN, description="`nextCursor` of the previous page; omit it for the newest jobs."),
+]
+# RFC 3339, as the schema's `date-time` says: a time zone is required, and no Unix
+# timestamp or other form pydantic would otherwise read as a time.
+RFC3339_PATTERN = re.compile(
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+)
+
+
+def _rfc3339(value: object) -> object:
+    if isinstance(value, str) and not RFC3339_PATTERN.match(value):
+        raise ValueError("a time is RFC 3339 with its time zone, such as 2026-01-31T08:00:00Z")
+    return value
+
+
+Since = Annotated[
+    datetime | None,
+    Query(description="Only jobs submitted at or after this time (RFC 3339)."),
+    BeforeValidator(_rfc3339),
 ]
 IdempotencyKey = Annotated[
     str | None,
@@ -110,37 +126,77 @@ def status_or_404(service: JobService, job_id: str, caller: Caller) -> JobStatus
         **UNAUTHORIZED,
         409: {"model": Problem, "description": "The Idempotency-Key was used with another spec."},
         413: {"model": Problem, "description": "The body is larger than CRAWLFLEET_MAX_BODY_BYTES."},
+        415: {"model": Problem, "description": "The body is not sent as `application/json`."},
         **UNAVAILABLE,
     },
 )
-def submit_job(
+async def submit_job(
     spec: JobSpec,
     request: Request,
     response: Response,
     service: JobServiceDep,
     idempotency_keys: IdempotencyKeysDep,
     metrics: MetricsDep,
+    queues: QueuesDep,
+    submitters: SubmittersDep,
     caller: CallerDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JobAccepted:
     """Queue a crawl. The job runs in the background; follow it at `links.self`."""
+    job_id, state = await anyio.to_thread.run_sync(
+        partial(accept, service, idempotency_keys, metrics, queues, spec, caller, idempotency_key), limiter=submitters
+    )
+    job_links = links(request, job_id)
+    response.headers["Location"] = job_links.self_
+    return JobAccepted(id=job_id, state=state, links=job_links)
+
+
+def accept(
+    service: JobService,
+    idempotency_keys: IdempotencyKeys,
+    metrics: ApiMetrics,
+    queues: KnownQueues,
+    spec: JobSpec,
+    caller: Caller,
+    idempotency_key: str | None,
+) -> tuple[str, JobState]:
+    """Submit the job if its queue is known; its id and state, counted by queue and outcome."""
+    if not queues.admits(spec.queue):
+        metrics.submissions.labels(OTHER_QUEUE, "refused").inc()
+        raise unknown_queue(spec.queue, queues.known())
+    queue = queues.label(spec.queue)
     try:
         job_id, repeated = submit_once(service, idempotency_keys, spec, caller, idempotency_key)
     except IdempotencyConflictError as error:
-        metrics.submissions.labels(spec.queue, "conflict").inc()
+        metrics.submissions.labels(queue, "conflict").inc()
         raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
     except InvalidSpecError as error:
         # Refused by the platform's settings rather than by the schema, but answered alike.
         detail = {"type": "value_error", "loc": ("body", error.field), "msg": error.message, "input": error.value}
         raise RequestValidationError([detail]) from None
     except BaseException:
-        metrics.submissions.labels(spec.queue, "failed").inc()
+        metrics.submissions.labels(queue, "failed").inc()
         raise
-    metrics.submissions.labels(spec.queue, "repeated" if repeated else "accepted").inc()
-    current = service.status(job_id)
-    job_links = links(request, job_id)
-    response.headers["Location"] = job_links.self_
-    return JobAccepted(id=job_id, state=current.state if current else JobState.PENDING, links=job_links)
+    metrics.submissions.labels(queue, "repeated" if repeated else "accepted").inc()
+    # A new job was queued just now, so it is PENDING without asking Redis; a repeat
+    # answers with the state of the job the first request created.
+    current = service.status(job_id) if repeated else None
+    return job_id, current.state if current else JobState.PENDING
+
+
+def unknown_queue(queue: str, known: frozenset[str]) -> RequestValidationError:
+    return RequestValidationError(
+        [
+            {
+                "type": "queue_unknown",
+                "loc": ("body", "queue"),
+                "msg": f"no worker pool serves queue {queue!r}; known queues: {', '.join(sorted(known))} "
+                "(the platform's operators may allow more in CRAWLFLEET_EXTRA_QUEUES)",
+                "input": queue,
+                "ctx": {"known": sorted(known)},
+            }
+        ]
+    )
 
 
 def submit_once(
@@ -167,7 +223,7 @@ def list_jobs(
     caller: CallerDep,
     state: Annotated[list[JobState] | None, Query(description="Only jobs in these states (repeatable).")] = None,
     queue: Annotated[str | None, Query(max_length=63, description="Only jobs of this queue.")] = None,
-    since: Annotated[datetime | None, Query(description="Only jobs submitted at or after this time.")] = None,
+    since: Since = None,
     tenant: Annotated[
         str | None, Query(max_length=63, description="An admin's choice of tenant; others always see their own.")
     ] = None,
@@ -191,45 +247,32 @@ def get_job(job_id: JobId, service: JobServiceDep, caller: CallerDep) -> JobStat
     "/{job_id}/events",
     response_class=EventSourceResponse,
     responses={
-        200: {"content": {"text/event-stream": {}}, "description": "`status` events, each a JobStatus."},
+        200: {
+            "content": {"text/event-stream": {}},
+            "description": "`status` events, each a JobStatus; a last `error` or `timeout` event says why a stream "
+            "ended before the job did.",
+        },
         **UNAUTHORIZED,
         **NOT_FOUND,
+        429: {"model": Problem, "description": "The client holds CRAWLFLEET_EVENTS_MAX_STREAMS_PER_CLIENT streams."},
         **UNAVAILABLE,
     },
 )
 async def follow_job(
-    job_id: JobId, service: JobServiceDep, settings: SettingsDep, caller: CallerDep
+    job_id: JobId, request: Request, service: JobServiceDep, settings: SettingsDep, feeds: FeedsDep, caller: CallerDep
 ) -> EventSourceResponse:
     """Server-Sent Events: a `status` event now and at every change of the job's
     status (state or progress), ending after the one that shows it finished."""
     first = await run_in_threadpool(status_or_404, service, job_id, caller)
-    return EventSourceResponse(status_events(service, first, settings.events_poll_seconds))
-
-
-async def status_events(service: JobService, first: JobStatus, poll_seconds: float) -> AsyncIterator[ServerSentEvent]:
-    """The job's status whenever it differs from the last one sent.
-
-    Polls rather than subscribes because a status is read from two places (the
-    result backend and the job record) and only one of them publishes changes."""
-    current: JobStatus | None = first
-    sent: JobStatus | None = None
-    number = 0
-    while current is not None:
-        if current != sent:
-            number += 1
-            yield ServerSentEvent(data=current.model_dump_json(by_alias=True), event="status", id=str(number))
-            sent = current
-        if current.state.finished:
-            return
-        await anyio.sleep(poll_seconds)
-        try:
-            current = await run_in_threadpool(service.status, first.id)
-        except UNAVAILABLE_ERRORS as error:
-            # The client's EventSource reconnects by itself; tell it why first.
-            detail = f"the job store or the broker (Redis) is unreachable ({type(error).__name__})"
-            yield ServerSentEvent(data=json.dumps({"detail": detail}), event="error")
-            return
-    yield ServerSentEvent(data=json.dumps({"detail": f"job {first.id!r} expired"}), event="error")
+    # With tokens a client is its token; without, its address (all tokenless callers are one caller).
+    client = caller.identity if settings.tokens else request.client.host if request.client else "unknown"
+    try:
+        stream = feeds.open(client, first)
+    except StreamLimitError as error:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS, str(error), headers={"Retry-After": str(RETRY_AFTER_SECONDS)}
+        ) from None
+    return EventSourceResponse(stream.events(), background=BackgroundTask(stream.close))
 
 
 @router.get("/{job_id}/items", responses={**UNAUTHORIZED, **NOT_FOUND, **UNAVAILABLE})
@@ -240,8 +283,6 @@ def read_items(
     record = service.record(job_id)
     if record is None or not caller.sees(record.tenant):
         raise job_not_found(job_id)
-    if cursor == LAST_STREAM_ID:
-        return ItemsPage(items=[], next_cursor=cursor, has_more=False)
     return service.store.read_items(job_id, cursor, limit)
 
 

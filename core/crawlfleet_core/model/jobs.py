@@ -15,7 +15,31 @@ from crawlfleet_core.model.base import SpecModel
 from crawlfleet_core.model.feeds import FeedOptions, FeedUri
 
 MAX_URL_LENGTH = 2048
-HTTP_URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#]+([/?#]\S*)?$"
+# The URL grammar the API schema and the CRD publish is the one the server applies:
+# every URL the pattern admits is accepted (`ascii_url` never refuses one) and none
+# it refuses is. So it spells out what `urllib.parse` would otherwise judge later: a
+# port from 0 to 65535, an IPv6 literal `ipaddress` accepts (without an embedded
+# IPv4 or a zone), ASCII user information, and no control or space character.
+_LABEL = r"([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?|[\p{L}\p{N}]([\p{L}\p{N}-]{0,61}[\p{L}\p{N}])?)"
+_HEX = "[0-9A-Fa-f]{1,4}"
+_IPV6 = "|".join(
+    (
+        rf"({_HEX}:){{7}}{_HEX}",
+        rf"({_HEX}:){{1,7}}:",
+        *(rf"({_HEX}:){{1,{7 - tail}}}(:{_HEX}){{{tail}}}" for tail in range(1, 7)),
+        rf":(:{_HEX}){{1,7}}",
+        "::",
+    )
+)
+_PORT = r"0*(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4})"
+_VISIBLE = r"[^\x00-\x20\x7f]"
+HTTP_URL_PATTERN = (
+    r"^[Hh][Tt][Tt][Pp][Ss]?://"
+    r"([A-Za-z0-9._~!$&'()*+,;=:%-]*@)?"
+    rf"({_LABEL}(\.{_LABEL})*|\[({_IPV6})\])"
+    rf"(:({_PORT})?)?"
+    rf"([/?#]{_VISIBLE}*)?$"
+)
 # Letters of any script: an internationalised name is accepted as written and kept in its ASCII form.
 DOMAIN_PATTERN = r"^([\p{L}\p{N}]([\p{L}\p{N}-]{0,61}[\p{L}\p{N}])?\.)*[\p{L}\p{N}]([\p{L}\p{N}-]{0,61}[\p{L}\p{N}])?$"
 QUEUE_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
@@ -25,22 +49,27 @@ MAX_SHARDS = 64
 
 def ascii_host(host: str) -> str:
     """`host` as DNS and Scrapy see it: lower case, an internationalised name in its
-    IDNA (punycode) form, so that `bücher.test` and `xn--bcher-kva.test` are one host."""
+    IDNA (punycode) form, so that `bücher.test` and `xn--bcher-kva.test` are one host.
+
+    A name IDNA 2008 would not register (a label too long once encoded, letters of
+    scripts mixed against its rules) is still a well-formed name: its labels are
+    encoded as they are, DNS answers that no such host exists, and the crawl says so."""
     if host.isascii():
         return host.lower()
     try:
         return idna.encode(host, uts46=True).decode("ascii")
-    except idna.IDNAError as error:
-        raise ValueError(f"{host!r} is not a valid internationalised domain name: {error}") from None
+    except idna.IDNAError:
+        return ".".join(
+            label if label.isascii() else "xn--" + label.encode("punycode").decode("ascii")
+            for label in host.lower().split(".")
+        )
 
 
 def ascii_url(url: str) -> str:
-    """`url` with its host in ASCII (see `ascii_host`); an invalid port or a missing host is refused."""
+    """`url`, which matches `HTTP_URL_PATTERN`, with its host in ASCII (see `ascii_host`)."""
     parts = urlsplit(url)
-    if not parts.hostname:
-        raise ValueError(f"{url!r} has no host")
-    port = parts.port  # raises ValueError on a malformed port
-    if parts.hostname.isascii():
+    port = parts.port
+    if parts.hostname is None or parts.hostname.isascii():
         return url
     userinfo = parts.netloc.rpartition("@")[0]
     netloc = (f"{userinfo}@" if userinfo else "") + ascii_host(parts.hostname) + (f":{port}" if port else "")
@@ -90,6 +119,8 @@ class JobSpec(SpecModel):
         default_factory=dict,
         max_length=50,
         description="Item field name to CSS selector (or `xpath:` XPath); one item per page with its url.",
+        # Without it the schema's key pattern would only constrain the keys that match it.
+        json_schema_extra={"additionalProperties": False},
     )
     obey_robots_txt: bool = Field(True, description="Honour each site's robots.txt.")
     concurrency: int = Field(8, ge=1, le=64, description="Requests in flight at once.")

@@ -84,3 +84,8 @@ FRONTIER_PARTS = ("queue", "requests", "seen", "in-flight", "counters", "shards"
 def frontier_keys(job_id: str) -> list[str]:
     """The keys of the job's crawl frontier, one per part of `FRONTIER_PARTS`."""
     return [f"{PREFIX}:frontier:{job_id}:{part}" for part in FRONTIER_PARTS]
+
+
+def served_queues() -> str:
+    """The queues some worker or WorkerPool serves, each scored by when its last announcement expires."""
+    return f"{PREFIX}:queues:served"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from pydantic import ValidationError
 
@@ -81,3 +83,33 @@ def test_selectors_parsel_supports_are_accepted() -> None:
         }
     )
     assert set(spec.extract) == {"a", "b", "c"}
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("priority", False),
+        ("priority", True),
+        ("priority", 1.5),
+        ("priority", "3"),
+        ("maxPages", 10.5),
+        ("maxPages", "10"),
+        ("followLinks", "yes"),
+        ("followLinks", 1),
+        ("obeyRobotsTxt", "false"),
+        ("queue", 7),
+    ],
+)
+def test_json_types_are_strict(field: str, value: object) -> None:
+    """A value of another JSON type is an error, never converted: `false` is no priority."""
+    body = {"startUrls": ["https://example.com/"], field: value}
+    for validate in (JobSpec.model_validate, lambda data: JobSpec.model_validate_json(json.dumps(data))):
+        with pytest.raises(ValidationError) as raised:
+            validate(body)
+        assert [error["loc"] for error in raised.value.errors()] == [(field,)]
+
+
+def test_an_integral_number_is_an_integer_as_in_json_schema() -> None:
+    spec = JobSpec.model_validate_json('{"startUrls": ["https://example.com/"], "maxPages": 83.0, "priority": 1.0}')
+    assert (spec.max_pages, spec.priority) == (83, 1)
+    assert isinstance(spec.max_pages, int)
