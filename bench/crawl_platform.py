@@ -1,5 +1,5 @@
-"""The platform a crawl benchmark runs on: a real Redis and one real Celery worker of
-one process, on loopback, torn down afterwards."""
+"""The platform a crawl benchmark runs on: a real Redis and one real Celery worker (of
+one process unless asked for more), on loopback, torn down afterwards."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ from tests.harness.redis_server import RedisServer
 
 
 @contextmanager
-def running_platform() -> Iterator[JobService]:
-    """A job service whose jobs a worker on the same Redis runs, one at a time."""
+def running_platform(concurrency: int = 1) -> Iterator[JobService]:
+    """A job service whose jobs (or shards) a worker on the same Redis runs, `concurrency` at a time."""
     with tempfile.TemporaryDirectory() as scratch:
         redis = RedisServer(Path(scratch) / "redis")
         env = {
@@ -29,7 +29,7 @@ def running_platform() -> Iterator[JobService]:
         }
         os.environ.update(env)
         service = JobService.from_settings(Settings())
-        worker = CeleryWorker(service.app, env, Path(scratch) / "logs", concurrency=1)
+        worker = CeleryWorker(service.app, env, Path(scratch) / "logs", concurrency=concurrency)
         try:
             yield service
         finally:

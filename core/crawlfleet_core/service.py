@@ -15,6 +15,7 @@ from celery.result import AsyncResult
 
 from crawlfleet_core.celery_app import CRAWL_TASK, create_celery_app
 from crawlfleet_core.clock import now
+from crawlfleet_core.model.frontier import shard_task_id
 from crawlfleet_core.model.jobs import JobSpec
 from crawlfleet_core.model.projects import Project, ProjectSource
 from crawlfleet_core.model.states import JobState
@@ -90,6 +91,17 @@ def allowed_time_limit(spec: JobSpec, settings: Settings) -> int:
             "(CRAWLFLEET_SOFT_TIME_LIMIT_SECONDS); ask for less, or omit it to run as long as allowed",
         )
     return spec.time_limit(limit)
+
+
+def allowed_shards(spec: JobSpec, settings: Settings) -> None:
+    """Refuse more shards than the platform lets one job take from its workers."""
+    if spec.shards > settings.max_shards:
+        raise InvalidSpecError(
+            "shards",
+            spec.shards,
+            f"{spec.shards} shards are more than this platform runs for one job: at most {settings.max_shards} "
+            "(CRAWLFLEET_MAX_SHARDS)",
+        )
 
 
 class CancelConflictError(Exception):
@@ -185,6 +197,7 @@ class JobService:
         if unmet := unmet_requirements(spec, self.settings):
             raise InvalidSpecError(unmet[0].field, unmet[0].value, unmet[0].message)
         limit = allowed_time_limit(spec, self.settings)
+        allowed_shards(spec, self.settings)
         # The record and the worker see the limit the crawl runs with, whoever's settings they read.
         spec = spec.model_copy(update={"time_limit_seconds": limit})
         job_id = job_id or str(uuid.uuid4())
@@ -248,17 +261,21 @@ class JobService:
         return Publication.PUBLISHED if publish else Publication.SETTLED
 
     def _send(self, job_id: str, spec: JobSpec) -> None:
+        """Publish the job's crawl tasks, one per shard; the first, the job's own, last,
+        so that a publisher that finds it in the broker knows every shard's is there."""
         limit = spec.time_limit(self.settings.soft_time_limit_seconds)
         soft_limit = min(limit + SHUTDOWN_GRACE_SECONDS, self.settings.soft_time_limit_seconds)
-        self.app.send_task(
-            CRAWL_TASK,
-            args=[spec.model_dump(mode="json", by_alias=True)],
-            task_id=job_id,
-            queue=spec.queue,
-            priority=spec.celery_priority(),
-            soft_time_limit=soft_limit,
-            time_limit=min(soft_limit + SHUTDOWN_GRACE_SECONDS, self.settings.hard_time_limit_seconds),
-        )
+        for shard in reversed(range(spec.shards)):
+            self.app.send_task(
+                CRAWL_TASK,
+                args=[spec.model_dump(mode="json", by_alias=True)],
+                kwargs={"job_id": job_id, "shard": shard} if shard else {},
+                task_id=shard_task_id(job_id, shard),
+                queue=spec.queue,
+                priority=spec.celery_priority(),
+                soft_time_limit=soft_limit,
+                time_limit=min(soft_limit + SHUTDOWN_GRACE_SECONDS, self.settings.hard_time_limit_seconds),
+            )
 
     def status(self, job_id: str) -> JobStatus | None:
         """The job's state as the result backend and its record tell it; None for an unknown id."""
@@ -304,9 +321,10 @@ class JobService:
 
     def cancel(self, job_id: str) -> JobStatus | None:
         """Revoke the job, terminating its crawl if one runs; None for an unknown id."""
-        current = self.status(job_id)
-        if current is None:
+        record = self.store.get(job_id)
+        if record is None:
             return None
+        current = self._status(record)
         if current.state.finished:
             if current.state is JobState.REVOKED:
                 return current
@@ -314,7 +332,9 @@ class JobService:
         # The record's mark is what a worker checks before it starts the job, so a
         # task still queued when no worker heard the broadcast is cancelled too.
         self.store.mark(job_id, "revoked_at")
-        self.app.control.revoke(job_id, terminate=True, signal="SIGTERM")
+        self.app.control.revoke(
+            [shard_task_id(job_id, shard) for shard in range(record.spec.shards)], terminate=True, signal="SIGTERM"
+        )
         return self.status(job_id)
 
     def record(self, job_id: str) -> JobRecord | None:

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     result_ttl_seconds: int = Field(
         7 * 24 * 3600, ge=60, description="How long job states, records and items are kept after submission."
     )
+    max_shards: int = Field(
+        8, ge=1, le=64, description="Most crawl processes (`shards`) one job may ask for; more is refused (422)."
+    )
     soft_time_limit_seconds: int = Field(
         3600, ge=1, description="Longest a crawl may run before it is asked to stop (Celery soft time limit)."
     )

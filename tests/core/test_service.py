@@ -169,3 +169,20 @@ def test_a_time_limit_beyond_the_platforms_is_refused_naming_the_field_the_limit
     assert "CRAWLFLEET_SOFT_TIME_LIMIT_SECONDS" in refused.value.message
     assert job_service.record(job_id) is None
     assert sum(redis_server.client(0).llen(name) for name in queue_lists(queue)) == 0
+
+
+def test_more_shards_than_the_platform_runs_for_a_job_are_refused_naming_the_field_and_the_setting(
+    job_service: JobService, settings: Settings, redis_server: RedisServer
+) -> None:
+    queue = f"q-{uuid.uuid4().hex[:10]}"
+    job_id = str(uuid.uuid4())
+    too_many = settings.max_shards + 1
+    with pytest.raises(InvalidSpecError) as refused:
+        job_service.submit(
+            SPEC.model_copy(update={"queue": queue, "shards": too_many, "concurrency": too_many}), job_id=job_id
+        )
+    assert refused.value.field == "shards"
+    assert f"at most {settings.max_shards}" in refused.value.message
+    assert "CRAWLFLEET_MAX_SHARDS" in refused.value.message
+    assert job_service.record(job_id) is None
+    assert sum(redis_server.client(0).llen(name) for name in queue_lists(queue)) == 0

@@ -16,6 +16,7 @@ import argparse
 import contextlib
 import threading
 import time
+from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote
 
@@ -214,6 +215,46 @@ class HeldWebsite(Website):
 
     def release(self) -> None:
         self.released.set()
+
+    def stop(self) -> None:
+        self.release()
+        super().stop()
+
+
+class HeldTree(Website):
+    """The tree of `/page/<i>` whose pages from `/page/<held_from>` on are answered only
+    after `release()`: a breadth-first crawl of it fetches the pages before, then
+    stalls, with every request it has in flight waiting here (`waiting`; at most
+    `most_waiting` at once)."""
+
+    def __init__(self, size: int, held_from: int) -> None:
+        self.held_from = held_from
+        self.released = threading.Event()
+        self.waiting = 0
+        self.most_waiting = 0
+        self.lock = threading.Lock()
+        super().__init__(size=size)
+
+    def holds(self, index: int) -> bool:
+        """Whether `/page/<index>` waits for `release()`."""
+        return index >= self.held_from
+
+    def render(self, path: str) -> tuple[int, str]:
+        if path.startswith("/page/") and self.holds(int(path.removeprefix("/page/"))):
+            with self.lock:
+                self.waiting += 1
+                self.most_waiting = max(self.most_waiting, self.waiting)
+            self.released.wait()
+            with self.lock:
+                self.waiting -= 1
+        return super().render(path)
+
+    def release(self) -> None:
+        self.released.set()
+
+    def page_fetches(self) -> Counter[str]:
+        """How many times each page was requested."""
+        return Counter(path for path in self.paths_requested() if path.startswith("/page/"))
 
     def stop(self) -> None:
         self.release()

@@ -1,12 +1,15 @@
-"""Sites of a test's own, for crawls whose requests a test counts or holds."""
+"""Sites of a test's own, for crawls whose requests a test counts or holds, and a
+platform of a test's own for the fault tests."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.harness.website import HeldWebsite, Website
+from tests.harness.worker_loss import Fleet
 
 
 @pytest.fixture
@@ -23,3 +26,11 @@ def held_website() -> Iterator[HeldWebsite]:
     site = HeldWebsite(held_from=2)
     yield site
     site.stop()
+
+
+@pytest.fixture
+def fleet(tmp_path: Path) -> Iterator[Fleet]:
+    """A Redis, a job service and workers of the test's own, with the shipped defaults."""
+    fleet = Fleet(tmp_path)
+    yield fleet
+    fleet.stop()

@@ -11,45 +11,12 @@ import pytest
 from crawlfleet_core.model.states import JobState
 from crawlfleet_core.model.status import JobStatus
 from crawlfleet_core.service import JobService
-from crawlfleet_workers.budget import PageBudget
 from tests.harness.celery_worker import CeleryWorker
 from tests.harness.jobs import Watch, spec
 from tests.harness.plain_scrapy import plain_scrapy_pages
 from tests.harness.website import TangledWebsite
 
 DEPTH = 3
-
-
-def test_requests_in_flight_hold_the_slots_their_fetches_may_spend() -> None:
-    budget = PageBudget(limit=2)
-    budget.take("a")
-    budget.take("b")
-    assert not budget.has_room() and not budget.spent
-    budget.settle("a", page=False)  # a redirect, an error, a refusal: the slot comes back
-    assert budget.has_room()
-    budget.take("c")
-    budget.settle("b", page=True)
-    budget.settle("c", page=True)
-    assert budget.pages == 2 and budget.spent and not budget.has_room()
-
-
-def test_a_fetch_the_budget_never_handed_out_settles_nothing() -> None:
-    budget = PageBudget(limit=1)
-    budget.settle("robots.txt", page=True)
-    budget.take("a")
-    budget.settle("a", page=True)
-    budget.settle("a", page=True)
-    assert budget.pages == 1 and not budget.in_flight
-
-
-def test_percent_is_the_share_of_the_pages_known_to_come_and_reaches_100_only_at_the_end() -> None:
-    budget = PageBudget(limit=10)
-    assert budget.percent(waiting=0) == 0.0
-    budget.take("a")
-    budget.settle("a", page=True)
-    assert budget.percent(waiting=3) == 25.0
-    assert budget.percent(waiting=100) == 10.0  # at most the budget is still to come
-    assert budget.percent(waiting=0) == 99.0
 
 
 @pytest.fixture

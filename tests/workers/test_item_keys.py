@@ -20,6 +20,7 @@ from crawlfleet_core.service import JobService
 from crawlfleet_workers.item_keys import ItemKeys
 from tests.harness.celery_worker import CeleryWorker
 from tests.harness.jobs import CursorReader, Watch, spec
+from tests.harness.ports import wait_until
 from tests.harness.website import HeldWebsite
 
 
@@ -86,8 +87,9 @@ def test_an_item_a_pipeline_replaced_is_keyed_by_its_content() -> None:
 def test_a_crawl_retried_after_a_crash_stores_each_item_once(
     job_service: JobService, worker_factory: type[CeleryWorker], held_website: HeldWebsite
 ) -> None:
-    """The retried crawl fetches the first pages again; a client reading by cursor
-    gets their items once, and the job counts them once."""
+    """The retried crawl resumes from the job's frontier: the page in flight at the kill
+    is fetched again, the first page, long stored, is not; a client reading by cursor
+    gets each item once, and the job counts each once."""
     worker = worker_factory(queues="items-once", concurrency=1)
     job = spec(startUrls=[held_website.url("/slow/0")], maxPages=4, maxDepth=10, concurrency=1, queue="items-once")
     watch = Watch(job_service, job_service.submit(job))
@@ -95,6 +97,7 @@ def test_a_crawl_retried_after_a_crash_stores_each_item_once(
     watch.until(lambda s: s.state is JobState.PROGRESS and s.progress.items == 2, 30, "the first two items")
     reader.read()
     assert len(reader.urls) == 2
+    wait_until(lambda: "/slow/2" in held_website.paths_requested(), 10, "the third page to be in flight")
     (crawl,) = worker.crawl_processes()
     crawl.send_signal(signal.SIGKILL)
     watch.until(lambda s: s.state is JobState.RETRY, 15, "RETRY")
@@ -105,4 +108,5 @@ def test_a_crawl_retried_after_a_crash_stores_each_item_once(
     assert (final.progress.pages, final.progress.items) == (4, 4)
     reader.read()
     assert sorted(reader.urls) == [held_website.url(f"/slow/{n}") for n in range(4)]
-    assert held_website.paths_requested().count("/slow/0") == 2, "the crawl was not run a second time"
+    assert held_website.paths_requested().count("/slow/2") == 2, "the crawl was not run a second time"
+    assert held_website.paths_requested().count("/slow/0") == 1, "the retried crawl started again from zero"

@@ -6,7 +6,6 @@ defaults: time limits, visibility timeout and restore settings."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -18,13 +17,6 @@ from tests.harness.worker_loss import Fleet, HeldChains, WorkerLoss
 JOBS = 10
 PAGES = 20
 REDELIVERY_BOUND_SECONDS = 30
-
-
-@pytest.fixture
-def fleet(tmp_path: Path) -> Iterator[Fleet]:
-    fleet = Fleet(tmp_path)
-    yield fleet
-    fleet.stop()
 
 
 @pytest.fixture

@@ -36,6 +36,7 @@ from crawlfleet_workers.budget import PAGE_BUDGET_SETTING
 from crawlfleet_workers.catalog import project_settings
 from crawlfleet_workers.eggs import ProjectCode
 from crawlfleet_workers.feeds import feed_settings
+from crawlfleet_workers.frontier import SHARD_SETTING
 from crawlfleet_workers.guards import ALLOWED_NETWORKS_SETTING
 from crawlfleet_workers.joblog import JobLogHandler
 from crawlfleet_workers.reporting import ITEM_STREAM_ORDER, JOB_ID_SETTING, PLATFORM_SETTING, REPORT_FD_SETTING
@@ -55,17 +56,12 @@ def spider_settings(spec: JobSpec) -> dict[str, Any]:
         "BOT_NAME": "crawlfleet",
         "USER_AGENT": "crawlfleet/0.1",
         "ROBOTSTXT_OBEY": spec.obey_robots_txt,
-        "CONCURRENT_REQUESTS": spec.concurrency,
-        "CONCURRENT_REQUESTS_PER_DOMAIN": spec.concurrency,
+        "CONCURRENT_REQUESTS": concurrency,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": concurrency,
         "DEPTH_LIMIT": spec.max_depth,
         # Breadth first, so that maxPages keeps the pages nearest the start.
         "DEPTH_PRIORITY": 1,
-        "SCHEDULER_DISK_QUEUE": "scrapy.squeues.PickleFifoDiskQueue",
-        "SCHEDULER_MEMORY_QUEUE": "scrapy.squeues.FifoMemoryQueue",
-        # maxPages exactly: the scheduler hands out requests within the page budget,
-        # and the downloader tells it how each fetch ended.
-        "SCHEDULER": "crawlfleet_workers.budget.BudgetScheduler",
-        "DOWNLOADER": "crawlfleet_workers.budget.SignallingDownloader",
+        # maxPages exactly, in the job's frontier (see platform_settings).
         PAGE_BUDGET_SETTING: spec.max_pages,
         "RETRY_TIMES": spec.retries,
         "DOWNLOAD_TIMEOUT": 30,
@@ -95,6 +91,12 @@ def platform_settings(spec: JobSpec, settings: Settings) -> dict[str, Any]:
     """What the platform sets for every crawl, above anything else."""
     return {
         "CLOSESPIDER_TIMEOUT": spec.time_limit(settings.soft_time_limit_seconds),
+        # The job's frontier in Redis, for a spider of any kind: resumable, shared by
+        # every shard of the job, and holding the page budget exactly: the scheduler
+        # hands out requests within it, and the downloader tells it how each fetch ended.
+        "SCHEDULER": "crawlfleet_workers.frontier.FrontierScheduler",
+        "DUPEFILTER_CLASS": "crawlfleet_workers.frontier.FrontierDupeFilter",
+        "DOWNLOADER": "crawlfleet_workers.budget.SignallingDownloader",
         "DOWNLOAD_MAXSIZE": 16 * 1024 * 1024,
         "DOWNLOAD_HANDLERS": {"file": None, "data": None, "s3": None, "ftp": None},
         # Feeds may not reach the network past the guard either: a job's own feeds
@@ -140,8 +142,23 @@ def scrapy_settings(spec: JobSpec, settings: Settings, project: ScrapySettings |
         # A knob's dict (the headers) adds to the one below it, as the job means it.
         merged.set(name, {**merged.getdict(name), **value} if isinstance(value, dict) else value, JOB_PRIORITY)
     merged.setdict(dict(spec.settings), priority=JOB_PRIORITY)
-    apply_platform(merged, platform_settings(spec, settings))
+    apply_platform(merged, {**platform_settings(spec, settings), **shard_share(spec, merged)})
     return merged
+
+
+def shard_share(spec: JobSpec, merged: BaseSettings) -> dict[str, Any]:
+    """One shard's part of the job's politeness, so that a site sees the job's
+    concurrency and delay however many shards crawl it: the concurrency divided among
+    the shards, the delay between two requests multiplied by them."""
+    if spec.shards == 1:
+        return {}
+    share = {
+        name: max(1, merged.getint(name) // spec.shards)
+        for name in ("CONCURRENT_REQUESTS", "CONCURRENT_REQUESTS_PER_DOMAIN")
+    }
+    if delay := merged.getfloat("DOWNLOAD_DELAY"):
+        share["DOWNLOAD_DELAY"] = delay * spec.shards
+    return share
 
 
 def apply_platform(settings: BaseSettings, platform: Mapping[str, Any]) -> None:
@@ -227,8 +244,10 @@ def preload_crawl_components() -> None:
             load_object(path)
 
 
-def crawl(job_id: str, spec: JobSpec, settings: Settings, report_fd: int, project: ProjectCode | None) -> None:
-    """Run the job's crawl to its end, reporting on `report_fd`.
+def crawl(
+    job_id: str, spec: JobSpec, settings: Settings, report_fd: int, project: ProjectCode | None, shard: int = 0
+) -> None:
+    """Run the job's crawl (its `shard`) to its end, reporting on `report_fd`.
 
     A crawl that cannot start because of the job's own code or arguments (a project
     that does not import, an unknown spider, a spider that refuses its arguments) is
@@ -240,7 +259,7 @@ def crawl(job_id: str, spec: JobSpec, settings: Settings, report_fd: int, projec
     root.addHandler(handler)
     handler.start()
     try:
-        _run(job_id, spec, settings, report_fd, project, handler)
+        _run(job_id, spec, settings, report_fd, project, handler, shard)
     except Exception:
         log.exception("the crawl could not start")
         send_report(report_fd, {"failed": traceback.format_exc()})
@@ -250,12 +269,23 @@ def crawl(job_id: str, spec: JobSpec, settings: Settings, report_fd: int, projec
 
 
 def _run(
-    job_id: str, spec: JobSpec, settings: Settings, report_fd: int, project: ProjectCode | None, handler: JobLogHandler
+    job_id: str,
+    spec: JobSpec,
+    settings: Settings,
+    report_fd: int,
+    project: ProjectCode | None,
+    handler: JobLogHandler,
+    shard: int,
 ) -> None:
     base = project_settings(project) if project is not None else None
     merged = scrapy_settings(spec, settings, base)
     _log_as(merged, handler)
-    platform = {**platform_settings(spec, settings), JOB_ID_SETTING: job_id, REPORT_FD_SETTING: report_fd}
+    platform = {
+        **platform_settings(spec, settings),
+        JOB_ID_SETTING: job_id,
+        REPORT_FD_SETTING: report_fd,
+        SHARD_SETTING: str(shard),
+    }
     attempts = [("job", dict(spec.settings))]
     if project is not None:
         attempts.insert(0, ("project", module_settings(project.settings_module)))

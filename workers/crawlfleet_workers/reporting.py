@@ -6,7 +6,7 @@ settings (`crawlfleet_workers.crawling.scrapy_settings`)."""
 from __future__ import annotations
 
 import time
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any
 
 from itemadapter import ItemAdapter
 from scrapy import Spider, signals
@@ -16,12 +16,14 @@ from twisted.python.failure import Failure
 from crawlfleet_core.model.status import Progress
 from crawlfleet_core.store.jobs import JobStore
 from crawlfleet_workers.bookkeeping import patient_job_store
-from crawlfleet_workers.budget import BudgetScheduler
 from crawlfleet_workers.feeds import feed_stats
 from crawlfleet_workers.guards import BLOCKED_HOSTS, FIRST_BLOCKED_STAT
 from crawlfleet_workers.item_keys import ItemKeys, content_key
 from crawlfleet_workers.spider import JobSpider
 from crawlfleet_workers.supervisor import send_report
+
+if TYPE_CHECKING:
+    from crawlfleet_workers.frontier import FrontierScheduler
 
 JOB_ID_SETTING = "CRAWLFLEET_JOB_ID"
 PLATFORM_SETTING = "CRAWLFLEET_PLATFORM_SETTINGS"
@@ -35,8 +37,9 @@ ITEMS_STORED_STAT = "crawlfleet/items_stored"
 ITEM_STREAM_ORDER = 2**31 - 1
 
 progress_due = object()
-"""Scrapy signal sent just before each progress report, so that the items it counts
-are in the job's stream by the time a client reads the report."""
+"""Scrapy signal sent when the items yielded so far must be in the job's stream: just
+before each progress report, so that a client reading it finds the items it counts,
+and before the frontier acknowledges the requests the items came from."""
 
 
 class ItemStream:
@@ -73,6 +76,8 @@ class ItemStream:
 
     def close_spider(self, spider: Spider | None = None) -> None:
         self.flush()
+        # Other shards of the job may have stored items since this one last did.
+        self.crawler.stats.set_value(ITEMS_STORED_STAT, self.store.items_stored(self.job_id))
 
     def flush(self) -> None:
         if self.batch:
@@ -84,9 +89,9 @@ class ProgressReport:
     """Extension reporting the crawl's progress every `PROGRESS_INTERVAL_SECONDS`,
     and its stats summary, the job's result, when the spider closes.
 
-    The built-in spider counts its own pages, errors and skips; a project's spider
-    is counted from Scrapy's stats: responses other than robots.txt, and error log
-    records. The first exception a spider raised is kept with its traceback: a
+    Pages are the job's, from its frontier, over all its shards and runs. The built-in
+    spider counts its own errors and skips; a project's spider is counted from
+    Scrapy's stats: error log records and requests robots.txt forbade. The first exception a spider raised is kept with its traceback: a
     spider that raises fails its job."""
 
     def __init__(self, crawler: Any, report_fd: int) -> None:
@@ -104,39 +109,32 @@ class ProgressReport:
         crawler.signals.connect(extension.spider_raised, signal=signals.spider_error)
         return extension
 
-    def counts(self, spider: Spider) -> tuple[int, int, int]:
-        """Pages, errors and requests skipped on purpose."""
+    def counts(self, spider: Spider) -> tuple[int, int]:
+        """Errors, and requests skipped on purpose, of this crawl process."""
         if isinstance(spider, JobSpider):
-            return spider.pages, spider.errors, spider.skipped
+            return spider.errors, spider.skipped
         stats = self.crawler.stats
-        pages = stats.get_value("response_received_count", 0) - stats.get_value("robotstxt/response_count", 0)
-        return pages, stats.get_value("log_count/ERROR", 0), stats.get_value("robotstxt/forbidden", 0)
-
-    def percent(self, spider: Spider) -> float:
-        """The page budget's estimate when the crawl has one (the built-in spider's);
-        otherwise the share of the requests known so far (done and still scheduled)
-        that are done."""
-        scheduler = self.crawler.engine.scheduler if self.crawler.engine is not None else None
-        # Not isinstance: Scrapy's scheduler metaclass makes any scheduler an instance of every other.
-        if BudgetScheduler in type(scheduler).__mro__:
-            return cast(BudgetScheduler, scheduler).percent()
-        pages, errors, skipped = self.counts(spider)
-        waiting = len(scheduler) if scheduler is not None and hasattr(scheduler, "__len__") else 0
-        done = pages + errors + skipped
-        return round(min(99.0, 100.0 * done / (done + waiting)), 1) if done else 0.0
+        return stats.get_value("log_count/ERROR", 0), stats.get_value("robotstxt/forbidden", 0)
 
     def progress(self, spider: Spider) -> Progress:
-        pages, errors, _ = self.counts(spider)
+        errors, _ = self.counts(spider)
         return Progress(
-            pages=pages,
+            pages=self.scheduler().pages(),
             items=self.crawler.stats.get_value(ITEMS_STORED_STAT, 0),
             errors=errors,
-            percent=self.percent(spider),
+            percent=self.percent(),
         )
 
     def spider_raised(self, failure: Failure, response: Any, spider: Spider) -> None:
         if self.spider_error is None:
             self.spider_error = failure.getTraceback()
+
+    def scheduler(self) -> FrontierScheduler:
+        scheduler: FrontierScheduler = self.crawler.engine.scheduler  # the crawl's settings name it
+        return scheduler
+
+    def percent(self) -> float:
+        return self.scheduler().percent()
 
     def spider_opened(self, spider: Spider) -> None:
         # Made only now: a LoopingCall made before the crawl runs would import (and
@@ -162,7 +160,7 @@ class ProgressReport:
 
     def report_stats(self, spider: Spider, reason: str) -> None:
         stats = self.crawler.stats
-        pages, errors, skipped = self.counts(spider)
+        errors, skipped = self.counts(spider)
         blocked = stats.get_value(FIRST_BLOCKED_STAT) or next(iter(BLOCKED_HOSTS.values()), None)
         send_report(
             self.report_fd,
@@ -170,7 +168,7 @@ class ProgressReport:
                 "progress": self.progress(spider).model_copy(update={"percent": 100.0}).model_dump(),
                 "stats": {
                     "finish_reason": reason,
-                    "pages": pages,
+                    "pages": self.scheduler().pages(),
                     "items": stats.get_value(ITEMS_STORED_STAT, 0),
                     "errors": errors,
                     "skipped": skipped,

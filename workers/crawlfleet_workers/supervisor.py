@@ -64,15 +64,17 @@ def run_crawl(
     settings: Settings,
     on_progress: Callable[[Progress], None],
     project: ProjectCode | None = None,
+    shard: int = 0,
 ) -> CrawlOutcome:
-    """Crawl in a child process; call `on_progress` as reports arrive; return how it ended.
+    """Crawl (the job's `shard`) in a child process; call `on_progress` as reports
+    arrive; return how it ended.
 
     `project` is the code of the project whose spider the job runs: only the child loads it."""
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:
         os.close(read_fd)
-        _child_main(job_id, spec, settings, write_fd, project)
+        _child_main(job_id, spec, settings, write_fd, project, shard)
     os.close(write_fd)
     stats: dict[str, Any] | None = None
     error: str | None = None
@@ -112,7 +114,9 @@ def run_crawl(
     )
 
 
-def _child_main(job_id: str, spec: JobSpec, settings: Settings, write_fd: int, project: ProjectCode | None) -> None:
+def _child_main(
+    job_id: str, spec: JobSpec, settings: Settings, write_fd: int, project: ProjectCode | None, shard: int
+) -> None:
     """The forked crawl process. Never returns: it must not run the pool's code."""
     code = 1
     try:
@@ -125,7 +129,7 @@ def _child_main(job_id: str, spec: JobSpec, settings: Settings, write_fd: int, p
         # and only a worker has Scrapy preloaded, so this costs the fork nothing.
         from crawlfleet_workers.crawling import crawl
 
-        crawl(job_id, spec, settings, write_fd, project)
+        crawl(job_id, spec, settings, write_fd, project, shard)
         code = 0
     except BaseException:
         traceback.print_exc()

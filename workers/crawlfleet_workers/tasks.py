@@ -31,9 +31,10 @@ log = logging.getLogger(__name__)
 
 
 @app.task(name=CRAWL_TASK, bind=True)
-def crawl(self: Task[Any, Any], spec_json: dict[str, Any]) -> dict[str, Any]:
-    """Run the job's crawl; the return value is the job's result."""
-    job_id = str(self.request.id)
+def crawl(self: Task[Any, Any], spec_json: dict[str, Any], job_id: str | None = None, shard: int = 0) -> dict[str, Any]:
+    """Run the job's crawl, or one `shard` of it; the return value of the first shard,
+    the job's own task (whose id is the job's), is the job's result."""
+    job_id = job_id or str(self.request.id)
     spec = JobSpec.model_validate(spec_json)
     store = job_store()
     record = store.get(job_id)
@@ -60,7 +61,7 @@ def crawl(self: Task[Any, Any], spec_json: dict[str, Any]) -> dict[str, Any]:
         raise SpiderFailedError(str(error)) from None
     settings = worker_settings()
     check_feeds(spec, settings)
-    outcome = run_crawl(job_id, spec, settings, report, project)
+    outcome = run_crawl(job_id, spec, settings, report, project, shard)
     if outcome.failure is not None:
         raise SpiderFailedError(bounded_line(outcome.failure))
     if outcome.stats is None:

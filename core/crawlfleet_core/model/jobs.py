@@ -53,6 +53,7 @@ HTTP_URL_PATTERN = (
 DOMAIN_PATTERN = r"^([\p{L}\p{N}]([\p{L}\p{N}-]{0,61}[\p{L}\p{N}])?\.)*[\p{L}\p{N}]([\p{L}\p{N}-]{0,61}[\p{L}\p{N}])?$"
 QUEUE_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 FIELD_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
+MAX_SHARDS = 64
 
 
 def ascii_host(host: str) -> str:
@@ -192,6 +193,14 @@ class JobSpec(SpecModel):
     )
     obey_robots_txt: bool = Field(True, description="Honour each site's robots.txt.")
     concurrency: int = Field(8, ge=1, le=64, description="Requests in flight at once.")
+    shards: int = Field(
+        1,
+        ge=1,
+        le=MAX_SHARDS,
+        description="Crawl processes sharing the job's frontier, each on a worker slot of its own: more for a "
+        "big site whose parsing a single core cannot keep up with. At most the job's concurrency, which they share, "
+        "and the platform's CRAWLFLEET_MAX_SHARDS.",
+    )
     time_limit_seconds: int | None = Field(
         None,
         ge=1,
@@ -281,6 +290,17 @@ class JobSpec(SpecModel):
                 "in spiderArgs"
             )
         return value
+
+    @field_validator("shards")
+    @classmethod
+    def _shards_share_the_concurrency(cls, shards: int, info: ValidationInfo) -> int:
+        concurrency = info.data.get("concurrency")
+        if concurrency is not None and shards > concurrency:
+            raise ValueError(
+                f"{shards} shards would need at least {shards} requests in flight, and concurrency is {concurrency}: "
+                "the shards share the job's concurrency; ask for fewer shards or more concurrency"
+            )
+        return shards
 
     @field_validator("extract")
     @classmethod

@@ -187,6 +187,7 @@ class JobStore:
             keys.job_items(job_id),
             keys.job_item_keys(job_id),
             keys.publishing_claim(job_id),
+            *keys.frontier_keys(job_id),
         )
         pipe.zrem(keys.UNPUBLISHED_JOBS, job_id)
         pipe.execute()

@@ -107,6 +107,15 @@ def installed_project(project: str) -> str:
     return f"{PREFIX}:installed:{project}"
 
 
+FRONTIER_PARTS = ("queue", "requests", "seen", "in-flight", "counters", "shards")
+"""The parts of a job's crawl frontier (`crawlfleet_core.store.frontier`), in the order its scripts take them."""
+
+
+def frontier_keys(job_id: str) -> list[str]:
+    """The keys of the job's crawl frontier, one per part of `FRONTIER_PARTS`."""
+    return [f"{PREFIX}:frontier:{job_id}:{part}" for part in FRONTIER_PARTS]
+
+
 def served_queues() -> str:
     """The queues some worker or WorkerPool serves, each scored by when its last announcement expires."""
     return f"{PREFIX}:queues:served"

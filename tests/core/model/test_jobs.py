@@ -28,6 +28,10 @@ def test_defaults_and_camel_case_round_trip() -> None:
         ({"startUrls": ["https://example.com/"], "maxPages": 0}, "maxPages"),
         ({"startUrls": ["https://example.com/"], "maxDepth": -1}, "maxDepth"),
         ({"startUrls": ["https://example.com/"], "concurrency": 1000}, "concurrency"),
+        ({"startUrls": ["https://example.com/"], "shards": 0}, "shards"),
+        ({"startUrls": ["https://example.com/"], "shards": 65, "concurrency": 64}, "shards"),
+        # The shards share the job's concurrency: each needs a request in flight.
+        ({"startUrls": ["https://example.com/"], "shards": 3, "concurrency": 2}, "shards"),
         ({"startUrls": ["https://example.com/"], "extract": {"t": "h1[[["}}, "extract"),
         ({"startUrls": ["https://example.com/"], "extract": {"url": "h1"}}, "extract"),
         ({"startUrls": ["https://example.com/"], "extract": {"1bad": "h1"}}, "extract.1bad"),

@@ -15,6 +15,7 @@ from crawlfleet_core.service import JobService
 from crawlfleet_core.store.keys import queue_lists
 from crawlfleet_core.store.queues import QueueDepth, QueueGauge, broker_client
 from tests.harness.celery_worker import CeleryWorker
+from tests.harness.jobs import spec
 from tests.harness.ports import wait_until
 from tests.harness.redis_server import RedisServer
 
@@ -117,3 +118,9 @@ def test_an_unreachable_broker_raises_within_the_timeout(tmp_path: Path) -> None
     server.stop()
     with pytest.raises((redis.RedisError, OSError)):
         depth(url, "default")
+
+
+def test_a_sharded_job_counts_as_one_task_per_shard(job_service: JobService, redis_server: RedisServer) -> None:
+    queue = fresh_queue()
+    job_service.submit(spec(startUrls=["http://127.0.0.1:9/"], shards=3, queue=queue))
+    assert depth(redis_server.url(0), queue) == QueueDepth(waiting=3, in_flight=0)
