@@ -22,6 +22,7 @@ from crawlfleet_core.clock import now
 from crawlfleet_core.model.projects import InstalledProject
 from crawlfleet_core.settings import Settings
 from crawlfleet_core.store import keys
+from crawlfleet_core.store.jobs import JobStore
 from crawlfleet_core.store.projects import ProjectStore
 from tests.api.conftest import ServeApp
 from tests.harness.celery_worker import CeleryWorker
@@ -120,6 +121,34 @@ def test_deploy_schedule_follow_and_read_items_with_scrapyd_s_own_tools(
     assert status["status"] == "ok" and status["finished"] == 1 and status["pending"] == status["running"] == 0
 
 
+def test_schedule_runs_a_job_as_shards_given_as_a_setting(
+    api: httpx.Client,
+    scrapyd: ScrapydClient,
+    tenant: str,
+    tmp_path: Path,
+    celery_worker: CeleryWorker,
+    website: Website,
+    settings: Settings,
+) -> None:
+    """Scrapyd has no shards: `setting=CRAWLFLEET_SHARDS=N` asks for them. The job runs
+    as two crawl tasks on one frontier, and stores each of its items once."""
+    assert scrapyd_deploy(project_copy(tmp_path), api, tenant, DEPLOY_TOKEN, "-v", "1.0").returncode == 0
+    job_id = scrapyd.schedule(
+        PROJECT,
+        "catalog",
+        args=[
+            ("url", website.url("/page/0")),
+            ("setting", "PRICEWATCH_MAX_PRICE=50"),
+            ("setting", "CRAWLFLEET_SHARDS=2"),
+        ],
+    )
+    finished(scrapyd, job_id)
+    record = JobStore.from_settings(settings).get(job_id)
+    assert record is not None and record.spec.shards == 2 and "CRAWLFLEET_SHARDS" not in record.spec.settings
+    native = api.get(f"/v1/jobs/{job_id}", headers={"Authorization": f"Bearer {SUBMIT_TOKEN}"}).json()
+    assert (native["state"], native["progress"]["items"]) == ("SUCCESS", 6)
+
+
 def test_two_versions_pinning_one_and_deleting_them(
     api: httpx.Client,
     scrapyd: ScrapydClient,
@@ -198,6 +227,8 @@ SCHEDULE_ERRORS: list[tuple[list[tuple[str, str]], int, str]] = [
     ([("project", PROJECT), ("spider", "page"), ("priority", "nan")], 400, "priority is invalid"),
     ([("project", PROJECT), ("spider", "page"), ("priority", "-inf")], 400, "priority is invalid"),
     ([("project", PROJECT), ("spider", "page"), ("jobid", "a/b")], 400, "jobid 'a/b' is invalid"),
+    ([("project", PROJECT), ("spider", "page"), ("setting", "CRAWLFLEET_SHARDS=two")], 400, "CRAWLFLEET_SHARDS is"),
+    ([("project", PROJECT), ("spider", "page"), ("setting", "CRAWLFLEET_SHARDS=0")], 400, "shards"),
 ]
 
 

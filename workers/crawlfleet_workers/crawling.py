@@ -56,8 +56,8 @@ def spider_settings(spec: JobSpec) -> dict[str, Any]:
         "BOT_NAME": "crawlfleet",
         "USER_AGENT": "crawlfleet/0.1",
         "ROBOTSTXT_OBEY": spec.obey_robots_txt,
-        "CONCURRENT_REQUESTS": concurrency,
-        "CONCURRENT_REQUESTS_PER_DOMAIN": concurrency,
+        "CONCURRENT_REQUESTS": spec.concurrency,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": spec.concurrency,
         "DEPTH_LIMIT": spec.max_depth,
         # Breadth first, so that maxPages keeps the pages nearest the start.
         "DEPTH_PRIORITY": 1,
@@ -152,7 +152,7 @@ def shard_share(spec: JobSpec, merged: BaseSettings) -> dict[str, Any]:
     the shards, the delay between two requests multiplied by them."""
     if spec.shards == 1:
         return {}
-    share = {
+    share: dict[str, Any] = {
         name: max(1, merged.getint(name) // spec.shards)
         for name in ("CONCURRENT_REQUESTS", "CONCURRENT_REQUESTS_PER_DOMAIN")
     }

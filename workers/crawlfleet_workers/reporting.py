@@ -91,8 +91,9 @@ class ProgressReport:
 
     Pages are the job's, from its frontier, over all its shards and runs. The built-in
     spider counts its own errors and skips; a project's spider is counted from
-    Scrapy's stats: error log records and requests robots.txt forbade. The first exception a spider raised is kept with its traceback: a
-    spider that raises fails its job."""
+    Scrapy's stats: error log records and requests robots.txt forbade. The first
+    exception a spider raised is kept with its traceback: a spider that raises fails
+    its job."""
 
     def __init__(self, crawler: Any, report_fd: int) -> None:
         self.crawler = crawler

@@ -8,6 +8,7 @@ from typing import Any
 
 from celery import Task
 from celery.exceptions import Ignore
+from kombu.exceptions import OperationalError
 
 from crawlfleet_core.celery_app import CRAWL_TASK, SLEEP_TASK
 from crawlfleet_core.model.failures import CrawlCrashedError, CrawlFailedError, CrawlTimedOutError, SpiderFailedError
@@ -28,6 +29,9 @@ RETRY_BACKOFF_SECONDS = 2
 TIME_LIMIT_REASON = "closespider_timeout"
 
 log = logging.getLogger(__name__)
+# What a progress report meets while Redis fails over: the job store's and the result
+# backend's errors, and kombu's for the task event, which goes through the broker.
+REPORT_OUTAGE_ERRORS: tuple[type[Exception], ...] = (*OUTAGE_ERRORS, OperationalError)
 
 
 @app.task(name=CRAWL_TASK, bind=True)
@@ -50,7 +54,7 @@ def crawl(self: Task[Any, Any], spec_json: dict[str, Any], job_id: str | None = 
             # The result backend is not what Flower watches: a task event of this name
             # shows the crawl as PROGRESS there too, with the counts as the event's fields.
             self.send_event("task-progress", **progress.model_dump())
-        except OUTAGE_ERRORS as error:
+        except REPORT_OUTAGE_ERRORS as error:
             # The next report comes within a second; a Redis outage (a failover) must not end the crawl.
             log.warning("cannot report the progress of job %s: %s", job_id, error)
 

@@ -58,6 +58,8 @@ from crawlfleet_core.store.jobs import JobStore
 router = APIRouter(tags=["scrapyd"])
 
 NODE_NAME = socket.gethostname()
+# Scrapyd has no shards: schedule.json takes them as a setting of this name.
+SHARDS_SETTING = "CRAWLFLEET_SHARDS"
 SCHEDULE_PARAMETERS = frozenset({"project", "spider", "_version", "jobid", "priority", "setting"})
 JOB_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 DEFAULT_PRIORITY = 5
@@ -362,6 +364,9 @@ def schedule_job(
         if not equals:
             raise ScrapydError(400, f"setting is invalid: {setting!r} (send setting=NAME=VALUE)")
         scrapy_settings[name] = value
+    shards = scrapy_settings.pop(SHARDS_SETTING, "1")
+    if not shards.isdigit():
+        raise ScrapydError(400, f"setting {SHARDS_SETTING} is invalid: {shards!r} (send a whole number of shards)")
     found = service.projects.project(caller.tenant, project)
     installed = found is not None and found.source is ProjectSource.IMAGE
     body = {
@@ -371,6 +376,7 @@ def schedule_job(
         "spiderArgs": params.extras(SCHEDULE_PARAMETERS),
         "settings": scrapy_settings,
         "priority": scrapyd_priority(params.optional("priority")),
+        "shards": int(shards),
         "queue": found.installed[0].queue if found is not None and installed else settings.default_queue,
     }
     try:
